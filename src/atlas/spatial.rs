@@ -1,0 +1,282 @@
+//! The geometry half of the snapshot: grids and footprints in R-trees, plus the address index.
+//! It is rebuilt only when geometry or buildings change, never for a leader edit.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use geo::{BoundingRect, CoordPos, CoordinatePosition, Coord, InteriorPoint, MultiPolygon, Rect};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+
+use crate::address::{AddressIndex, AddressIndexBuilder};
+use crate::geometry::measure;
+use crate::model::{Building, Grid, GridLevel};
+
+type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// A current grid version, with its place in the hierarchy resolved to indices.
+#[derive(Debug, Clone)]
+pub struct GridEntry {
+    pub code: String,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub level: GridLevel,
+    pub parent: Option<u32>,
+    pub parent_code: Option<String>,
+    pub geometry: MultiPolygon<f64>,
+    pub bbox: Rect<f64>,
+    pub valid_from: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildingEntry {
+    pub building: Building,
+    /// Index of the grid the building belongs to.
+    pub grid: Option<u32>,
+    /// A point inside the footprint, used as the building's location.
+    pub anchor: Coord<f64>,
+}
+
+/// Where a point falls: the innermost grid by the border rule, and how it was decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PointHit {
+    pub grid: u32,
+    /// True when the point lies exactly on the border of the chosen grid.
+    pub on_border: bool,
+}
+
+pub struct Spatial {
+    pub grids: Vec<GridEntry>,
+    pub buildings: Vec<BuildingEntry>,
+    grid_by_code: HashMap<String, u32>,
+    building_by_id: HashMap<String, u32>,
+    grid_tree: RTree<Entry>,
+    building_tree: RTree<Entry>,
+    pub addresses: AddressIndex,
+    /// Addresses that could not be understood, as (building id, address, reason).
+    pub address_warnings: Vec<(String, String, String)>,
+}
+
+fn envelope(r: Rect<f64>, i: u32) -> Entry {
+    GeomWithData::new(
+        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+        i,
+    )
+}
+
+fn rect_of(mp: &MultiPolygon<f64>) -> Rect<f64> {
+    mp.bounding_rect()
+        .unwrap_or_else(|| Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 0.0, y: 0.0 }))
+}
+
+/// Position of a point against a (multi)polygon: inside, on its border, or outside.
+pub fn position(mp: &MultiPolygon<f64>, lon: f64, lat: f64) -> CoordPos {
+    mp.coordinate_position(&Coord { x: lon, y: lat })
+}
+
+impl Spatial {
+    pub fn build(grids: Vec<Grid>, buildings: Vec<Building>) -> Spatial {
+        let mut grids: Vec<Grid> = grids.into_iter().filter(|g| g.valid_to.is_none()).collect();
+        grids.sort_by(|a, b| a.code.cmp(&b.code));
+        let grid_by_code: HashMap<String, u32> = grids
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.code.clone(), i as u32))
+            .collect();
+        let grids: Vec<GridEntry> = grids
+            .into_iter()
+            .map(|g| GridEntry {
+                parent: g.parent_code.as_ref().and_then(|p| grid_by_code.get(p).copied()),
+                bbox: rect_of(&g.geometry),
+                code: g.code,
+                name: g.name,
+                name_en: g.name_en,
+                level: g.level,
+                parent_code: g.parent_code,
+                geometry: g.geometry,
+                valid_from: g.valid_from,
+            })
+            .collect();
+        let grid_tree = RTree::bulk_load(
+            grids
+                .iter()
+                .enumerate()
+                .map(|(i, g)| envelope(g.bbox, i as u32))
+                .collect(),
+        );
+
+        let mut buildings = buildings;
+        buildings.sort_by(|a, b| a.id.cmp(&b.id));
+        let building_by_id = buildings
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.id.clone(), i as u32))
+            .collect();
+        let buildings: Vec<BuildingEntry> = buildings
+            .into_iter()
+            .map(|b| BuildingEntry {
+                grid: b.grid_code.as_ref().and_then(|c| grid_by_code.get(c).copied()),
+                anchor: b
+                    .footprint
+                    .interior_point()
+                    .map(|p| p.0)
+                    .unwrap_or_else(|| rect_of(&b.footprint).center()),
+                building: b,
+            })
+            .collect();
+        let building_tree = RTree::bulk_load(
+            buildings
+                .iter()
+                .enumerate()
+                .map(|(i, b)| envelope(rect_of(&b.building.footprint), i as u32))
+                .collect(),
+        );
+
+        let mut builder = AddressIndexBuilder::new();
+        let mut address_warnings = Vec::new();
+        for (i, entry) in buildings.iter().enumerate() {
+            let b = &entry.building;
+            for a in &b.addresses {
+                if let Err(e) = builder.add_address(a, i as u32) {
+                    address_warnings.push((b.id.clone(), a.clone(), e.to_string()));
+                }
+            }
+            builder.add_name(&b.name, i as u32);
+            if let Some(en) = &b.name_en {
+                builder.add_name(en, i as u32);
+            }
+            for alias in &b.aliases {
+                builder.add_name(alias, i as u32);
+            }
+        }
+
+        Spatial {
+            grids,
+            buildings,
+            grid_by_code,
+            building_by_id,
+            grid_tree,
+            building_tree,
+            addresses: builder.build(),
+            address_warnings,
+        }
+    }
+
+    pub fn grid_index(&self, code: &str) -> Option<u32> {
+        self.grid_by_code.get(code).copied()
+    }
+
+    pub fn building_index(&self, id: &str) -> Option<u32> {
+        self.building_by_id.get(id).copied()
+    }
+
+    pub fn grid(&self, i: u32) -> &GridEntry {
+        &self.grids[i as usize]
+    }
+
+    pub fn building(&self, i: u32) -> &BuildingEntry {
+        &self.buildings[i as usize]
+    }
+
+    /// The border rule: of all grids covering the point (border included), the deepest level
+    /// wins; among grids of that level, one whose interior holds the point beats one on whose
+    /// border it lies; remaining ties go to the smallest code. Deterministic by construction.
+    pub fn locate(&self, lon: f64, lat: f64) -> Option<PointHit> {
+        let mut best: Option<(GridLevel, bool, u32)> = None;
+        for e in self.grid_tree.locate_all_at_point(&[lon, lat]) {
+            let i = e.data;
+            let g = &self.grids[i as usize];
+            let on_border = match position(&g.geometry, lon, lat) {
+                CoordPos::Inside => false,
+                CoordPos::OnBoundary => true,
+                CoordPos::Outside => continue,
+            };
+            let candidate = (g.level, on_border, i);
+            // Grids are sorted by code, so a smaller index is a smaller code.
+            let better = match best {
+                None => true,
+                Some((level, border, j)) => {
+                    (candidate.0, std::cmp::Reverse(candidate.1), std::cmp::Reverse(candidate.2))
+                        > (level, std::cmp::Reverse(border), std::cmp::Reverse(j))
+                }
+            };
+            if better {
+                best = Some(candidate);
+            }
+        }
+        best.map(|(_, on_border, grid)| PointHit { grid, on_border })
+    }
+
+    /// The building whose footprint holds the point (interior beats border, then smallest id).
+    pub fn building_at(&self, lon: f64, lat: f64) -> Option<u32> {
+        let mut best: Option<(bool, u32)> = None;
+        for e in self.building_tree.locate_all_at_point(&[lon, lat]) {
+            let i = e.data;
+            let on_border = match position(&self.buildings[i as usize].building.footprint, lon, lat)
+            {
+                CoordPos::Inside => false,
+                CoordPos::OnBoundary => true,
+                CoordPos::Outside => continue,
+            };
+            if best.is_none_or(|b| (on_border, i) < b) {
+                best = Some((on_border, i));
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    /// The grid and its ancestors, innermost first.
+    pub fn chain(&self, grid: u32) -> Vec<u32> {
+        let mut out = vec![grid];
+        let mut cur = grid;
+        while let Some(p) = self.grids[cur as usize].parent {
+            if out.contains(&p) || out.len() > GridLevel::ALL.len() {
+                break; // a cycle in stored data must not hang a lookup
+            }
+            out.push(p);
+            cur = p;
+        }
+        out
+    }
+
+    /// Grids (not in `exclude`) whose area lies within `tolerance_m` of the point, nearest first.
+    pub fn grids_near(
+        &self,
+        lon: f64,
+        lat: f64,
+        tolerance_m: f64,
+        exclude: &[u32],
+    ) -> Vec<(u32, f64)> {
+        let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m);
+        let window = AABB::from_corners([lon - dlon, lat - dlat], [lon + dlon, lat + dlat]);
+        let mut out: Vec<(u32, f64)> = self
+            .grid_tree
+            .locate_in_envelope_intersecting(&window)
+            .map(|e| e.data)
+            .filter(|i| !exclude.contains(i))
+            .filter_map(|i| {
+                let d = measure::distance_m(lon, lat, &self.grids[i as usize].geometry);
+                (d <= tolerance_m).then_some((i, d))
+            })
+            .collect();
+        out.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Grids of a level whose bounding box intersects the window, in code order.
+    pub fn grids_in_bbox(&self, level: GridLevel, bbox: Rect<f64>) -> Vec<u32> {
+        let window = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
+        let mut out: Vec<u32> = self
+            .grid_tree
+            .locate_in_envelope_intersecting(&window)
+            .map(|e| e.data)
+            .filter(|&i| self.grids[i as usize].level == level)
+            .filter(|&i| {
+                use geo::Intersects;
+                self.grids[i as usize].geometry.intersects(&bbox)
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+}

@@ -1,0 +1,128 @@
+//! The store: the source of truth and the only thing that writes.
+//!
+//! One interface, [`Store`], with one implementation per database. The service above it never
+//! knows which one it talks to. Every write is one transaction (all-or-nothing) and is recorded
+//! in the audit log.
+
+mod geometry_codec;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::model::{Building, Dataset, Person, ServiceTeam, LeaderAssignment};
+
+pub use geometry_codec::{decode_multipolygon, encode_multipolygon};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL '{0}' (expected sqlite://PATH)")]
+    UnsupportedUrl(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("cannot create the database folder: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    /// Whether the failure is the database being unreachable (as opposed to a bad request).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Who holds a leader role after an edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersonRef {
+    /// A person the store already has.
+    Existing(String),
+    /// A person to create (their id is chosen by the caller).
+    New(Person),
+}
+
+/// The new leaders of a grid; `None` leaves the role vacant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaderChange {
+    pub bac_convener: Option<PersonRef>,
+    pub party_worker: Option<PersonRef>,
+}
+
+/// What a building upsert did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UpsertReport {
+    pub inserted: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// The attribute part of the atlas: who leads and who serves, without geometry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attributes {
+    pub people: Vec<Person>,
+    pub leaders: Vec<LeaderAssignment>,
+    pub teams: Vec<ServiceTeam>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A short name of the backend, for logs and /readyz.
+    fn backend(&self) -> &'static str;
+
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// True when the store holds no grid at all (a fresh database to seed).
+    async fn is_empty(&self) -> Result<bool, StoreError>;
+
+    /// The current atlas: current grid versions, all buildings, people, current assignments.
+    async fn load(&self) -> Result<Dataset, StoreError>;
+
+    /// Only people, current leader assignments and teams (cheap: no geometry).
+    async fn load_attributes(&self) -> Result<Attributes, StoreError>;
+
+    /// Writes a whole dataset into an empty store, in one transaction.
+    async fn seed(&self, dataset: &Dataset, actor: &str) -> Result<(), StoreError>;
+
+    /// Replaces both leader roles of a grid, closing the current assignments at `at`.
+    async fn replace_leaders(
+        &self,
+        grid_code: &str,
+        change: &LeaderChange,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Inserts or updates buildings by id, in one transaction.
+    async fn upsert_buildings(
+        &self,
+        buildings: &[Building],
+        actor: &str,
+    ) -> Result<UpsertReport, StoreError>;
+}
+
+/// Opens the store a database URL names: `sqlite://PATH` (the embedded default).
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
+
+/// The default database URL: the SQLite file under `data/`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/gridatlas.db";

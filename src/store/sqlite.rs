@@ -1,0 +1,468 @@
+//! The embedded default store: one SQLite file, no server.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, SqlitePool, Transaction, Sqlite};
+
+use super::{
+    Attributes, LeaderChange, PersonRef, Store, StoreError, UpsertReport, decode_multipolygon,
+    encode_multipolygon,
+};
+use crate::model::{
+    Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole, Person,
+    ServiceTeam, TeamMember, Workload,
+};
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its folder when missing) and migrates the database.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        let path = options.get_filename();
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+            && path.to_str() != Some(":memory:")
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("bad timestamp '{s}': {e}")))
+}
+
+fn parse_json_list(s: &str, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad {what} list: {e}")))
+}
+
+fn grid_from_row(row: &SqliteRow) -> Result<Grid, StoreError> {
+    let level: String = row.try_get("level")?;
+    let valid_to: Option<String> = row.try_get("valid_to")?;
+    Ok(Grid {
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        name_en: row.try_get("name_en")?,
+        level: GridLevel::from_str(&level).map_err(StoreError::Corrupt)?,
+        parent_code: row.try_get("parent_code")?,
+        geometry: decode_multipolygon(row.try_get::<&[u8], _>("geometry")?)?,
+        valid_from: parse_timestamp(row.try_get("valid_from")?)?,
+        valid_to: valid_to.as_deref().map(parse_timestamp).transpose()?,
+    })
+}
+
+fn building_from_row(row: &SqliteRow) -> Result<Building, StoreError> {
+    Ok(Building {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        name_en: row.try_get("name_en")?,
+        aliases: parse_json_list(row.try_get("aliases")?, "aliases")?,
+        addresses: parse_json_list(row.try_get("addresses")?, "addresses")?,
+        grid_code: row.try_get("grid_code")?,
+        footprint: decode_multipolygon(row.try_get::<&[u8], _>("footprint")?)?,
+        workload: Workload {
+            enterprises: row.try_get::<i64, _>("enterprises")?.try_into().unwrap_or(0),
+            employees: row.try_get::<i64, _>("employees")?.try_into().unwrap_or(0),
+            party_members: row.try_get::<i64, _>("party_members")?.try_into().unwrap_or(0),
+            floor_area_m2: row.try_get("floor_area_m2")?,
+        },
+    })
+}
+
+async fn audit(
+    tx: &mut Transaction<'_, Sqlite>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, subject, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(timestamp(Utc::now()))
+    .bind(actor)
+    .bind(action)
+    .bind(subject)
+    .bind(before.map(|v| v.to_string()))
+    .bind(after.map(|v| v.to_string()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_person(tx: &mut Transaction<'_, Sqlite>, p: &Person) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO people (id, name, phone, email) VALUES (?, ?, ?, ?)")
+        .bind(&p.id)
+        .bind(&p.name)
+        .bind(&p.contact.phone)
+        .bind(&p.contact.email)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn insert_building(tx: &mut Transaction<'_, Sqlite>, b: &Building) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO buildings (id, name, name_en, aliases, addresses, grid_code, footprint, \
+         enterprises, employees, party_members, floor_area_m2) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_en = excluded.name_en, \
+         aliases = excluded.aliases, addresses = excluded.addresses, grid_code = excluded.grid_code, \
+         footprint = excluded.footprint, enterprises = excluded.enterprises, \
+         employees = excluded.employees, party_members = excluded.party_members, \
+         floor_area_m2 = excluded.floor_area_m2",
+    )
+    .bind(&b.id)
+    .bind(&b.name)
+    .bind(&b.name_en)
+    .bind(json!(b.aliases).to_string())
+    .bind(json!(b.addresses).to_string())
+    .bind(&b.grid_code)
+    .bind(encode_multipolygon(&b.footprint))
+    .bind(i64::from(b.workload.enterprises))
+    .bind(i64::from(b.workload.employees))
+    .bind(i64::from(b.workload.party_members))
+    .bind(b.workload.floor_area_m2)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn current_leaders(
+    tx: &mut Transaction<'_, Sqlite>,
+    grid_code: &str,
+) -> Result<serde_json::Value, StoreError> {
+    let rows = sqlx::query(
+        "SELECT role, person_id FROM leader_assignments WHERE grid_code = ? AND valid_to IS NULL ORDER BY role",
+    )
+    .bind(grid_code)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = serde_json::Map::new();
+    for row in rows {
+        out.insert(row.try_get("role")?, json!(row.try_get::<String, _>("person_id")?));
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grids")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n == 0)
+    }
+
+    async fn load(&self) -> Result<Dataset, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let grids = sqlx::query(
+            "SELECT code, name, name_en, level, parent_code, geometry, valid_from, valid_to \
+             FROM grids WHERE valid_to IS NULL ORDER BY code",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(grid_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        let buildings = sqlx::query("SELECT * FROM buildings ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(building_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(conn);
+        let Attributes {
+            people,
+            leaders,
+            teams,
+        } = self.load_attributes().await?;
+        Ok(Dataset {
+            grids,
+            buildings,
+            people,
+            leaders,
+            teams,
+        })
+    }
+
+    async fn load_attributes(&self) -> Result<Attributes, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let people = sqlx::query("SELECT id, name, phone, email FROM people ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Person {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    contact: Contact {
+                        phone: r.try_get("phone")?,
+                        email: r.try_get("email")?,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let leaders = sqlx::query(
+            "SELECT grid_code, role, person_id FROM leader_assignments WHERE valid_to IS NULL ORDER BY grid_code, role",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            let role: String = r.try_get("role")?;
+            Ok(LeaderAssignment {
+                grid_code: r.try_get("grid_code")?,
+                role: LeaderRole::from_str(&role).map_err(StoreError::Corrupt)?,
+                person_id: r.try_get("person_id")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut teams = Vec::new();
+        for r in sqlx::query("SELECT id, name FROM service_teams ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let id: String = r.try_get("id")?;
+            let members = sqlx::query(
+                "SELECT name, department, specialty, phone, email FROM team_members WHERE team_id = ? ORDER BY position",
+            )
+            .bind(&id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|m| {
+                Ok(TeamMember {
+                    name: m.try_get("name")?,
+                    department: m.try_get("department")?,
+                    specialty: m.try_get("specialty")?,
+                    contact: Contact {
+                        phone: m.try_get("phone")?,
+                        email: m.try_get("email")?,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+            let grid_codes = sqlx::query_scalar(
+                "SELECT grid_code FROM team_assignments WHERE team_id = ? AND valid_to IS NULL ORDER BY grid_code",
+            )
+            .bind(&id)
+            .fetch_all(&mut *conn)
+            .await?;
+            teams.push(ServiceTeam {
+                id,
+                name: r.try_get("name")?,
+                members,
+                grid_codes,
+            });
+        }
+        Ok(Attributes {
+            people,
+            leaders,
+            teams,
+        })
+    }
+
+    async fn seed(&self, ds: &Dataset, actor: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grids")
+            .fetch_one(&mut *tx)
+            .await?;
+        if existing > 0 {
+            return Err(StoreError::Conflict(
+                "the store already holds grids; seeding needs an empty database".into(),
+            ));
+        }
+        let now = timestamp(Utc::now());
+        for g in &ds.grids {
+            sqlx::query(
+                "INSERT INTO grids (code, name, name_en, level, parent_code, geometry, valid_from, valid_to) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&g.code)
+            .bind(&g.name)
+            .bind(&g.name_en)
+            .bind(g.level.as_str())
+            .bind(&g.parent_code)
+            .bind(encode_multipolygon(&g.geometry))
+            .bind(timestamp(g.valid_from))
+            .bind(g.valid_to.map(timestamp))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for b in &ds.buildings {
+            insert_building(&mut tx, b).await?;
+        }
+        for p in &ds.people {
+            insert_person(&mut tx, p).await?;
+        }
+        for l in &ds.leaders {
+            sqlx::query(
+                "INSERT INTO leader_assignments (grid_code, role, person_id, valid_from) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&l.grid_code)
+            .bind(l.role.as_str())
+            .bind(&l.person_id)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for t in &ds.teams {
+            sqlx::query("INSERT INTO service_teams (id, name) VALUES (?, ?)")
+                .bind(&t.id)
+                .bind(&t.name)
+                .execute(&mut *tx)
+                .await?;
+            for (position, m) in t.members.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO team_members (team_id, position, name, department, specialty, phone, email) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&t.id)
+                .bind(position as i64)
+                .bind(&m.name)
+                .bind(&m.department)
+                .bind(&m.specialty)
+                .bind(&m.contact.phone)
+                .bind(&m.contact.email)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for code in &t.grid_codes {
+                sqlx::query(
+                    "INSERT INTO team_assignments (team_id, grid_code, valid_from) VALUES (?, ?, ?)",
+                )
+                .bind(&t.id)
+                .bind(code)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let summary = json!({
+            "grids": ds.grids.len(), "buildings": ds.buildings.len(), "people": ds.people.len(),
+            "leaders": ds.leaders.len(), "teams": ds.teams.len(),
+        });
+        audit(&mut tx, actor, "seed", "atlas", None, Some(summary)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn replace_leaders(
+        &self,
+        grid_code: &str,
+        change: &LeaderChange,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM grids WHERE code = ? AND valid_to IS NULL")
+                .bind(grid_code)
+                .fetch_one(&mut *tx)
+                .await?;
+        if exists == 0 {
+            return Err(StoreError::Conflict(format!("no current grid {grid_code}")));
+        }
+        let before = current_leaders(&mut tx, grid_code).await?;
+        let at = timestamp(at);
+        sqlx::query(
+            "UPDATE leader_assignments SET valid_to = ? WHERE grid_code = ? AND valid_to IS NULL",
+        )
+        .bind(&at)
+        .bind(grid_code)
+        .execute(&mut *tx)
+        .await?;
+        for (role, holder) in [
+            (LeaderRole::BacConvener, &change.bac_convener),
+            (LeaderRole::PartyWorker, &change.party_worker),
+        ] {
+            let Some(holder) = holder else { continue };
+            let person_id = match holder {
+                PersonRef::Existing(id) => id.clone(),
+                PersonRef::New(p) => {
+                    insert_person(&mut tx, p).await?;
+                    p.id.clone()
+                }
+            };
+            sqlx::query(
+                "INSERT INTO leader_assignments (grid_code, role, person_id, valid_from) VALUES (?, ?, ?, ?)",
+            )
+            .bind(grid_code)
+            .bind(role.as_str())
+            .bind(&person_id)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let after = current_leaders(&mut tx, grid_code).await?;
+        audit(&mut tx, actor, "replace_leaders", grid_code, Some(before), Some(after)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn upsert_buildings(
+        &self,
+        buildings: &[Building],
+        actor: &str,
+    ) -> Result<UpsertReport, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut report = UpsertReport::default();
+        for b in buildings {
+            let existing = sqlx::query("SELECT * FROM buildings WHERE id = ?")
+                .bind(&b.id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| building_from_row(&row))
+                .transpose()?;
+            match existing {
+                Some(old) if old == *b => report.unchanged += 1,
+                Some(_) => {
+                    insert_building(&mut tx, b).await?;
+                    report.updated += 1;
+                }
+                None => {
+                    insert_building(&mut tx, b).await?;
+                    report.inserted += 1;
+                }
+            }
+        }
+        if report.inserted + report.updated > 0 {
+            let after = json!({"inserted": report.inserted, "updated": report.updated});
+            audit(&mut tx, actor, "upsert_buildings", "buildings", None, Some(after)).await?;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+}
