@@ -1,1 +1,305 @@
-fn main() {}
+//! The gridatlas command line: serve, import, validate, lookup.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use gridatlas::api::{self, AppState, AuthConfig};
+use gridatlas::atlas::Visibility;
+use gridatlas::import::osm;
+use gridatlas::service::{self, ServiceError};
+use gridatlas::store::DEFAULT_DATABASE_URL;
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(name = "gridatlas", version, about = "Grid-governance geospatial service: who is responsible here?")]
+struct Cli {
+    /// Database: sqlite://PATH (the embedded default).
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    database_url: String,
+    /// Data folder that seeds an empty database.
+    #[arg(long, env = "GRIDATLAS_SEED", default_value = "geodata", global = true)]
+    seed: PathBuf,
+    /// Never seed, even when the database is empty.
+    #[arg(long, global = true)]
+    no_seed: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default command).
+    Serve(ServeArgs),
+    /// Import data into the store (all-or-nothing).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Check a data folder against every rule of the atlas; non-zero exit when anything is wrong.
+    Validate {
+        /// The data folder (grids.geojson, buildings.geojson, people.csv, leaders.csv, teams.json).
+        dir: PathBuf,
+    },
+    /// Print the answer for a point, an address or a building.
+    Lookup(LookupArgs),
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GRIDATLAS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Bearer token that may read contacts and write.
+    #[arg(long, env = "GRIDATLAS_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Bearer token that may read contacts.
+    #[arg(long, env = "GRIDATLAS_DISPATCHER_TOKEN", hide_env_values = true)]
+    dispatcher_token: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Load a whole data folder into an empty database.
+    Geodata { dir: PathBuf },
+    /// Building footprints exported from OpenStreetMap (overpass-turbo GeoJSON).
+    Buildings { file: PathBuf },
+}
+
+#[derive(Args)]
+struct LookupArgs {
+    #[arg(long, requires = "lat", allow_negative_numbers = true)]
+    lon: Option<f64>,
+    #[arg(long, requires = "lon", allow_negative_numbers = true)]
+    lat: Option<f64>,
+    /// Coordinate system of lon/lat: wgs84, gcj02 or bd09.
+    #[arg(long, default_value = "wgs84")]
+    crs: String,
+    #[arg(long, conflicts_with_all = ["lon", "building"])]
+    address: Option<String>,
+    #[arg(long, conflicts_with_all = ["lon", "address"])]
+    building: Option<String>,
+    /// Include leaders' contact details (personal data: only for authorised operators).
+    #[arg(long)]
+    contacts: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "gridatlas=info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let seed = (!cli.no_seed).then_some(cli.seed.as_path());
+    match cli.command {
+        None => serve(&cli.database_url, seed, ServeArgs::from_env()).await,
+        Some(Command::Serve(args)) => serve(&cli.database_url, seed, args).await,
+        Some(Command::Import(ImportCommand::Geodata { dir })) => {
+            import_geodata(&cli.database_url, &dir).await
+        }
+        Some(Command::Import(ImportCommand::Buildings { file })) => {
+            import_buildings(&cli.database_url, seed, &file).await
+        }
+        Some(Command::Validate { dir }) => validate(&dir),
+        Some(Command::Lookup(args)) => lookup(&cli.database_url, seed, args).await,
+    }
+}
+
+impl ServeArgs {
+    /// `gridatlas` with no command serves, with the same environment variables as `serve`.
+    fn from_env() -> ServeArgs {
+        let var = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
+        ServeArgs {
+            listen: var("GRIDATLAS_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            admin_token: var("GRIDATLAS_ADMIN_TOKEN"),
+            dispatcher_token: var("GRIDATLAS_DISPATCHER_TOKEN"),
+        }
+    }
+}
+
+async fn serve(database_url: &str, seed: Option<&Path>, args: ServeArgs) -> Result<ExitCode> {
+    let (store, atlas) = service::start(database_url, seed)
+        .await
+        .with_context(|| format!("cannot start on {database_url}"))?;
+    let nonempty = |t: Option<String>| t.filter(|t| !t.trim().is_empty());
+    let auth = AuthConfig {
+        admin_token: nonempty(args.admin_token),
+        dispatcher_token: nonempty(args.dispatcher_token),
+    };
+    if auth.admin_token.is_none() {
+        tracing::info!("no admin token configured: writes are disabled");
+    }
+    let state = AppState {
+        atlas,
+        store,
+        auth: Arc::new(auth),
+    };
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(listen = %args.listen, database = %redact(database_url), "gridatlas serving");
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}
+
+fn spinner(message: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+async fn import_geodata(database_url: &str, dir: &Path) -> Result<ExitCode> {
+    let bar = spinner(&format!("reading and checking {}", dir.display()));
+    let ds = service::read_valid_folder(dir);
+    bar.finish_and_clear();
+    let ds = ds?;
+    let store = service::open_store(database_url, None).await?;
+    if !store.is_empty().await? {
+        bail!("the database already holds an atlas; import geodata loads an empty database only");
+    }
+    let bar = spinner(&format!(
+        "writing {} grids and {} buildings",
+        ds.grids.len(),
+        ds.buildings.len()
+    ));
+    store.seed(&ds, "import").await?;
+    bar.finish_and_clear();
+    println!(
+        "imported {} grids, {} buildings, {} people, {} leader roles, {} service teams",
+        ds.grids.len(),
+        ds.buildings.len(),
+        ds.people.len(),
+        ds.leaders.len(),
+        ds.teams.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_buildings(database_url: &str, seed: Option<&Path>, file: &Path) -> Result<ExitCode> {
+    let (store, atlas) = service::start(database_url, seed).await?;
+    let bar = spinner(&format!("reading {}", file.display()));
+    let snapshot = atlas.snapshot();
+    let file_owned = file.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || osm::read_buildings(&file_owned, &snapshot.spatial))
+        .await
+        .context("reader failed")?;
+    bar.finish_and_clear();
+    let (buildings, report) = read?;
+    let bar = spinner(&format!("writing {} buildings", buildings.len()));
+    let written = store.upsert_buildings(&buildings, "import").await?;
+    bar.finish_and_clear();
+    let summary = serde_json::json!({ "read": report, "written": written });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(dir: &Path) -> Result<ExitCode> {
+    match service::read_valid_folder(dir) {
+        Ok(ds) => {
+            println!(
+                "ok: {} grids, {} buildings, {} people, {} leader roles, {} service teams; no rule broken",
+                ds.grids.len(),
+                ds.buildings.len(),
+                ds.people.len(),
+                ds.leaders.len(),
+                ds.teams.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ServiceError::Rules(violations)) => {
+            for v in &violations {
+                println!("{}", serde_json::to_string(v)?);
+            }
+            eprintln!("{} rule violation(s) in {}", violations.len(), dir.display());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn lookup(database_url: &str, seed: Option<&Path>, args: LookupArgs) -> Result<ExitCode> {
+    use gridatlas::api::lookup::{Query, parse_crs, resolve};
+    use gridatlas::atlas::answer::DEFAULT_BORDER_TOLERANCE_M;
+    let query = match (args.lon, args.lat, args.address, args.building) {
+        (Some(lon), Some(lat), None, None) => Query::Point {
+            lon,
+            lat,
+            crs: parse_crs(Some(&args.crs)).map_err(|p| anyhow::anyhow!(p.detail))?,
+        },
+        (None, None, Some(a), None) => Query::Address(a),
+        (None, None, None, Some(b)) => Query::Building(b),
+        _ => bail!("give --lon and --lat, --address, or --building"),
+    };
+    let (_, atlas) = service::start(database_url, seed).await?;
+    let vis = Visibility {
+        contacts: args.contacts,
+    };
+    match resolve(&atlas.snapshot(), &query, DEFAULT_BORDER_TOLERANCE_M, vis) {
+        Ok(answer) => {
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problem) => {
+            eprintln!("{}: {}", problem.title, problem.detail);
+            if let Some(s) = problem.extra.get("suggestions") {
+                eprintln!("suggestions: {s}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -49,6 +49,10 @@ pub struct Spatial {
     pub grids: Vec<GridEntry>,
     pub buildings: Vec<BuildingEntry>,
     grid_by_code: HashMap<String, u32>,
+    /// Per grid: its child grids, in code order.
+    children: Vec<Vec<u32>>,
+    /// Per grid: the buildings attached to it, in id order.
+    buildings_of_grid: Vec<Vec<u32>>,
     building_by_id: HashMap<String, u32>,
     grid_tree: RTree<Entry>,
     building_tree: RTree<Entry>,
@@ -132,6 +136,19 @@ impl Spatial {
                 .collect(),
         );
 
+        let mut children = vec![Vec::new(); grids.len()];
+        for (i, g) in grids.iter().enumerate() {
+            if let Some(p) = g.parent {
+                children[p as usize].push(i as u32);
+            }
+        }
+        let mut buildings_of_grid = vec![Vec::new(); grids.len()];
+        for (i, b) in buildings.iter().enumerate() {
+            if let Some(g) = b.grid {
+                buildings_of_grid[g as usize].push(i as u32);
+            }
+        }
+
         let mut builder = AddressIndexBuilder::new();
         let mut address_warnings = Vec::new();
         for (i, entry) in buildings.iter().enumerate() {
@@ -154,6 +171,8 @@ impl Spatial {
             grids,
             buildings,
             grid_by_code,
+            children,
+            buildings_of_grid,
             building_by_id,
             grid_tree,
             building_tree,
@@ -164,6 +183,14 @@ impl Spatial {
 
     pub fn grid_index(&self, code: &str) -> Option<u32> {
         self.grid_by_code.get(code).copied()
+    }
+
+    pub fn children(&self, grid: u32) -> &[u32] {
+        self.children.get(grid as usize).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn buildings_of(&self, grid: u32) -> &[u32] {
+        self.buildings_of_grid.get(grid as usize).map_or(&[], Vec::as_slice)
     }
 
     pub fn building_index(&self, id: &str) -> Option<u32> {

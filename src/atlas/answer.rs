@@ -1,0 +1,335 @@
+//! The answer to "who is responsible here?": grid chain, building, dual grid leaders with
+//! territorial fallback, service team, escalation chain and border evidence.
+//!
+//! Contact details are copied into an answer only when the caller may see them
+//! ([`Visibility::contacts`]); a public answer cannot leak them because they are never put in.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::model::{GridLevel, LeaderRole, Person, ServiceTeam};
+
+use super::Snapshot;
+
+/// Grids of other codes within this many metres of a point are listed in `border.nearby`.
+pub const DEFAULT_BORDER_TOLERANCE_M: f64 = 20.0;
+/// The largest tolerance a caller may ask for (a bigger window would scan half a district).
+pub const MAX_BORDER_TOLERANCE_M: f64 = 500.0;
+/// At most this many nearby grids are listed, nearest first.
+const MAX_NEARBY: usize = 10;
+
+/// What the caller is allowed to see.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Visibility {
+    pub contacts: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GridRef {
+    pub code: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_en: Option<String>,
+    #[schema(value_type = String, example = "building")]
+    pub level: GridLevel,
+    pub valid_from: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BuildingRef {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_en: Option<String>,
+    pub addresses: Vec<String>,
+}
+
+/// A person holding a leader role. `phone`/`email` only for authorised callers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LeaderRef {
+    pub name: String,
+    /// The grid where the role is held (an ancestor when inherited).
+    pub grid_code: String,
+    /// True when the role is vacant in the asked grid and was taken from an ancestor.
+    pub inherited: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Leaders {
+    /// The grid the leaders answer for (the innermost grid of the chain).
+    pub grid_code: String,
+    /// True when either role came from an ancestor (territorial fallback).
+    pub inherited: bool,
+    pub bac_convener: Option<LeaderRef>,
+    pub party_worker: Option<LeaderRef>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberRef {
+    pub name: String,
+    pub department: String,
+    pub specialty: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TeamRef {
+    pub id: String,
+    pub name: String,
+    /// The grid the team is assigned to (an ancestor when inherited).
+    pub grid_code: String,
+    pub inherited: bool,
+    pub members: Vec<MemberRef>,
+}
+
+/// One step of the escalation chain: a grid and the leaders it holds itself.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EscalationStep {
+    pub grid_code: String,
+    pub name: String,
+    #[schema(value_type = String)]
+    pub level: GridLevel,
+    pub bac_convener: Option<LeaderRef>,
+    pub party_worker: Option<LeaderRef>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NearbyGrid {
+    pub code: String,
+    #[schema(value_type = String)]
+    pub level: GridLevel,
+    pub distance_m: f64,
+}
+
+/// Evidence for dispatchers: how close the point is to the edge of its innermost grid.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Border {
+    /// Metres from the point to the nearest border of the innermost grid.
+    pub distance_m: f64,
+    /// True when the point lies exactly on that border (resolved by the border rule).
+    pub on_border: bool,
+    pub tolerance_m: f64,
+    /// Grids outside the answer's chain within `tolerance_m` of the point, nearest first.
+    pub nearby: Vec<NearbyGrid>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Location {
+    pub lon: f64,
+    pub lat: f64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Answer {
+    /// The point resolved, in WGS84.
+    pub location: Location,
+    /// Outermost first.
+    pub grids: Vec<GridRef>,
+    pub building: Option<BuildingRef>,
+    pub leaders: Leaders,
+    pub service_team: Option<TeamRef>,
+    /// Leader pairs from the innermost grid up to the neighborhood grid.
+    pub escalation: Vec<EscalationStep>,
+    pub border: Border,
+}
+
+impl Snapshot {
+    /// The answer for a WGS84 point, or `None` when no grid covers it.
+    pub fn answer_point(&self, lon: f64, lat: f64, tolerance_m: f64, vis: Visibility) -> Option<Answer> {
+        let hit = self.spatial.locate(lon, lat)?;
+        let building = self.spatial.building_at(lon, lat);
+        Some(self.answer_at(lon, lat, hit.grid, hit.on_border, building, tolerance_m, vis))
+    }
+
+    /// The answer for a building: its grid chain, answered at a point inside its footprint.
+    pub fn answer_building(&self, building: u32, tolerance_m: f64, vis: Visibility) -> Option<Answer> {
+        let entry = self.spatial.buildings.get(building as usize)?;
+        let (lon, lat) = (entry.anchor.x, entry.anchor.y);
+        let (grid, on_border) = match entry.grid {
+            Some(g) => (g, false),
+            None => {
+                let hit = self.spatial.locate(lon, lat)?;
+                (hit.grid, hit.on_border)
+            }
+        };
+        Some(self.answer_at(lon, lat, grid, on_border, Some(building), tolerance_m, vis))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answer_at(
+        &self,
+        lon: f64,
+        lat: f64,
+        grid: u32,
+        on_border: bool,
+        building: Option<u32>,
+        tolerance_m: f64,
+        vis: Visibility,
+    ) -> Answer {
+        let chain = self.spatial.chain(grid);
+        let grids = chain
+            .iter()
+            .rev()
+            .map(|&g| {
+                let e = self.spatial.grid(g);
+                GridRef {
+                    code: e.code.clone(),
+                    name: e.name.clone(),
+                    name_en: e.name_en.clone(),
+                    level: e.level,
+                    valid_from: e.valid_from,
+                }
+            })
+            .collect();
+        let building = building.map(|b| {
+            let b = &self.spatial.building(b).building;
+            BuildingRef {
+                id: b.id.clone(),
+                name: b.name.clone(),
+                name_en: b.name_en.clone(),
+                addresses: b.addresses.clone(),
+            }
+        });
+        let leaders = self.leaders_for_chain(&chain, vis);
+        Answer {
+            location: Location { lon, lat },
+            grids,
+            building,
+            leaders,
+            service_team: self.team_with_fallback(&chain, vis),
+            escalation: chain.iter().map(|&g| self.escalation_step(g, vis)).collect(),
+            border: self.border(lon, lat, grid, on_border, &chain, tolerance_m),
+        }
+    }
+
+    /// The grid's leaders, each role filled from the nearest ancestor when vacant.
+    pub fn leaders_of(&self, grid: u32, vis: Visibility) -> Leaders {
+        self.leaders_for_chain(&self.spatial.chain(grid), vis)
+    }
+
+    /// The grid's service team, from the nearest ancestor when it has none.
+    pub fn team_of(&self, grid: u32, vis: Visibility) -> Option<TeamRef> {
+        self.team_with_fallback(&self.spatial.chain(grid), vis)
+    }
+
+    fn leaders_for_chain(&self, chain: &[u32], vis: Visibility) -> Leaders {
+        let bac = self.leader_with_fallback(chain, LeaderRole::BacConvener, vis);
+        let party = self.leader_with_fallback(chain, LeaderRole::PartyWorker, vis);
+        Leaders {
+            grid_code: chain
+                .first()
+                .map(|&g| self.spatial.grid(g).code.clone())
+                .unwrap_or_default(),
+            inherited: [&bac, &party]
+                .iter()
+                .any(|l| l.as_ref().is_some_and(|l| l.inherited)),
+            bac_convener: bac,
+            party_worker: party,
+        }
+    }
+
+    fn leader_ref(&self, person: &Person, grid: u32, inherited: bool, vis: Visibility) -> LeaderRef {
+        LeaderRef {
+            name: person.name.clone(),
+            grid_code: self.spatial.grid(grid).code.clone(),
+            inherited,
+            phone: vis.contacts.then(|| person.contact.phone.clone()).flatten(),
+            email: vis.contacts.then(|| person.contact.email.clone()).flatten(),
+        }
+    }
+
+    /// Territorial fallback: the role as held in the innermost grid that has it filled.
+    fn leader_with_fallback(&self, chain: &[u32], role: LeaderRole, vis: Visibility) -> Option<LeaderRef> {
+        chain.iter().enumerate().find_map(|(depth, &g)| {
+            self.roster
+                .leader(g, role)
+                .map(|p| self.leader_ref(p, g, depth > 0, vis))
+        })
+    }
+
+    fn team_with_fallback(&self, chain: &[u32], vis: Visibility) -> Option<TeamRef> {
+        chain.iter().enumerate().find_map(|(depth, &g)| {
+            self.roster
+                .team(g)
+                .map(|t| team_ref(t, &self.spatial.grid(g).code, depth > 0, vis))
+        })
+    }
+
+    pub fn escalation_step(&self, grid: u32, vis: Visibility) -> EscalationStep {
+        let e = self.spatial.grid(grid);
+        let own = |role| {
+            self.roster
+                .leader(grid, role)
+                .map(|p| self.leader_ref(p, grid, false, vis))
+        };
+        EscalationStep {
+            grid_code: e.code.clone(),
+            name: e.name.clone(),
+            level: e.level,
+            bac_convener: own(LeaderRole::BacConvener),
+            party_worker: own(LeaderRole::PartyWorker),
+        }
+    }
+
+    fn border(&self, lon: f64, lat: f64, grid: u32, on_border: bool, chain: &[u32], tolerance_m: f64) -> Border {
+        let geometry = &self.spatial.grid(grid).geometry;
+        let distance_m = if on_border {
+            0.0
+        } else {
+            crate::geometry::measure::distance_to_boundary_m(lon, lat, geometry)
+        };
+        let nearby = self
+            .spatial
+            .grids_near(lon, lat, tolerance_m, chain)
+            .into_iter()
+            .take(MAX_NEARBY)
+            .map(|(g, d)| {
+                let e = self.spatial.grid(g);
+                NearbyGrid {
+                    code: e.code.clone(),
+                    level: e.level,
+                    distance_m: round_cm(d),
+                }
+            })
+            .collect();
+        Border {
+            distance_m: round_cm(distance_m),
+            on_border,
+            tolerance_m,
+            nearby,
+        }
+    }
+}
+
+pub fn team_ref(team: &ServiceTeam, grid_code: &str, inherited: bool, vis: Visibility) -> TeamRef {
+    TeamRef {
+        id: team.id.clone(),
+        name: team.name.clone(),
+        grid_code: grid_code.to_string(),
+        inherited,
+        members: team
+            .members
+            .iter()
+            .map(|m| MemberRef {
+                name: m.name.clone(),
+                department: m.department.clone(),
+                specialty: m.specialty.clone(),
+                phone: vis.contacts.then(|| m.contact.phone.clone()).flatten(),
+                email: vis.contacts.then(|| m.contact.email.clone()).flatten(),
+            })
+            .collect(),
+    }
+}
+
+/// Centimetres are the honest precision of a border distance; more digits are noise.
+fn round_cm(m: f64) -> f64 {
+    (m * 100.0).round() / 100.0
+}

@@ -1,0 +1,144 @@
+//! The snapshot: an immutable view of the whole atlas that answers every read.
+//!
+//! A snapshot has two halves held by `Arc`: [`Spatial`] (grids, footprints, R-trees, address
+//! index) and [`Roster`] (leaders, people, teams). A committed change builds a new snapshot and
+//! swaps it in atomically; readers holding the old one finish undisturbed.
+
+pub mod answer;
+pub mod roster;
+pub mod spatial;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+
+use crate::model::Dataset;
+use crate::store::{Attributes, Store, StoreError};
+
+pub use answer::{Answer, Visibility};
+pub use roster::Roster;
+pub use spatial::Spatial;
+
+pub struct Snapshot {
+    pub spatial: Arc<Spatial>,
+    pub roster: Arc<Roster>,
+    /// Increases with every swap; part of every ETag.
+    pub generation: u64,
+    pub loaded_at: DateTime<Utc>,
+}
+
+impl Snapshot {
+    pub fn from_dataset(ds: Dataset, generation: u64) -> Snapshot {
+        let Dataset {
+            grids,
+            buildings,
+            people,
+            leaders,
+            teams,
+        } = ds;
+        let spatial = Arc::new(Spatial::build(grids, buildings));
+        let roster = Arc::new(Roster::build(
+            &spatial,
+            Attributes {
+                people,
+                leaders,
+                teams,
+            },
+        ));
+        Snapshot {
+            spatial,
+            roster,
+            generation,
+            loaded_at: Utc::now(),
+        }
+    }
+}
+
+/// The current snapshot, swapped atomically; readers never wait for writers.
+pub struct Atlas {
+    current: ArcSwap<Snapshot>,
+    generation: AtomicU64,
+    /// Reloads run one at a time, so an attribute reload never pairs new people with an
+    /// older spatial half that a concurrent full reload is replacing.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl Atlas {
+    pub fn new(snapshot: Snapshot) -> Atlas {
+        let generation = AtomicU64::new(snapshot.generation);
+        Atlas {
+            current: ArcSwap::from_pointee(snapshot),
+            generation,
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Loads the whole atlas from the store.
+    pub async fn load(store: &dyn Store) -> Result<Atlas, StoreError> {
+        let started = Instant::now();
+        let ds = store.load().await?;
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::from_dataset(ds, 1))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("snapshot build failed: {e}")))?;
+        log_snapshot(&snapshot, started);
+        Ok(Atlas::new(snapshot))
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Rebuilds everything (after a change of geometry or buildings).
+    pub async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let started = Instant::now();
+        let ds = store.load().await?;
+        let generation = self.next_generation();
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::from_dataset(ds, generation))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("snapshot build failed: {e}")))?;
+        log_snapshot(&snapshot, started);
+        self.current.store(Arc::new(snapshot));
+        Ok(())
+    }
+
+    /// Rebuilds only the roster (after a leader or team edit); the spatial half is shared.
+    pub async fn reload_attributes(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let attributes = store.load_attributes().await?;
+        let spatial = self.snapshot().spatial.clone();
+        let roster = Arc::new(Roster::build(&spatial, attributes));
+        self.current.store(Arc::new(Snapshot {
+            spatial,
+            roster,
+            generation: self.next_generation(),
+            loaded_at: Utc::now(),
+        }));
+        Ok(())
+    }
+}
+
+fn log_snapshot(s: &Snapshot, started: Instant) {
+    tracing::info!(
+        grids = s.spatial.grids.len(),
+        buildings = s.spatial.buildings.len(),
+        addresses = s.spatial.addresses.len(),
+        people = s.roster.people_count(),
+        teams = s.roster.team_count(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "snapshot loaded"
+    );
+    for (id, address, reason) in &s.spatial.address_warnings {
+        tracing::warn!(building = %id, %address, %reason, "address not indexed");
+    }
+    for d in &s.roster.dangling {
+        tracing::warn!("{d}");
+    }
+}
