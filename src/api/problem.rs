@@ -139,13 +139,14 @@ impl From<PathRejection> for Problem {
 
 impl From<JsonRejection> for Problem {
     fn from(r: JsonRejection) -> Problem {
-        let status = r.status();
-        let slug = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "too-large"
-        } else if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-            "unsupported-media-type"
-        } else {
-            "invalid-body"
+        // axum answers 422 for well-formed JSON of the wrong shape; to a client both are a
+        // malformed body, so both are 400.
+        let (status, slug) = match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
+            }
+            _ => (StatusCode::BAD_REQUEST, "invalid-body"),
         };
         Problem::new(status, slug, "Invalid request body", r.body_text()).with("parameter", "body")
     }
