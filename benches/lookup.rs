@@ -1,0 +1,131 @@
+//! Lookup speed on the sample atlas, each figure next to a reference measured in the same run:
+//! the indexed answer against a brute-force scan of every grid with the same exact test.
+//!
+//! `cargo bench --bench lookup`
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use geo::{Contains, Coord, Rect};
+use gridatlas::api::layers::layer;
+use gridatlas::api::lookup::{Query, resolve};
+use gridatlas::atlas::{Snapshot, Visibility};
+use gridatlas::geometry::crs::Crs;
+use gridatlas::model::{Dataset, GridLevel};
+
+fn sample() -> Dataset {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
+    gridatlas::import::geodata::read_folder(&dir).expect("the sample reads")
+}
+
+/// Deterministic pseudo-random points over the district's bounding box (xorshift).
+fn points(snapshot: &Snapshot, n: usize) -> Vec<(f64, f64)> {
+    let grids = &snapshot.spatial.grids;
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for g in grids {
+        x0 = x0.min(g.bbox.min().x);
+        y0 = y0.min(g.bbox.min().y);
+        x1 = x1.max(g.bbox.max().x);
+        y1 = y1.max(g.bbox.max().y);
+    }
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| (x0 + next() * (x1 - x0), y0 + next() * (y1 - y0)))
+        .collect()
+}
+
+fn benches(c: &mut Criterion) {
+    let ds = sample();
+    let snapshot = Snapshot::from_dataset(ds.clone(), 1);
+    let pts = points(&snapshot, 4096);
+    let vis = Visibility::default();
+
+    let mut group = c.benchmark_group("point");
+    group.bench_function("locate_indexed", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y) = pts[i % pts.len()];
+            i += 1;
+            black_box(snapshot.spatial.locate(x, y))
+        })
+    });
+    group.bench_function("locate_brute_force_reference", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y) = pts[i % pts.len()];
+            i += 1;
+            let p = geo::point! {x: x, y: y};
+            black_box(
+                snapshot
+                    .spatial
+                    .grids
+                    .iter()
+                    .filter(|g| g.geometry.contains(&p))
+                    .map(|g| g.level)
+                    .max(),
+            )
+        })
+    });
+    group.bench_function("full_answer", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y) = pts[i % pts.len()];
+            i += 1;
+            black_box(snapshot.answer_point(x, y, 20.0, vis))
+        })
+    });
+    group.finish();
+
+    let addresses: Vec<String> = ds
+        .buildings
+        .iter()
+        .flat_map(|b| b.addresses.iter().cloned())
+        .collect();
+    c.bench_function("address/lookup", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            black_box(snapshot.spatial.addresses.lookup(&addresses[i % addresses.len()]).is_ok())
+        })
+    });
+    c.bench_function("address/full_answer", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            let q = Query::Address(addresses[i % addresses.len()].clone());
+            black_box(resolve(&snapshot, &q, 20.0, vis).is_ok())
+        })
+    });
+    let batch: Vec<Query> = pts
+        .iter()
+        .take(1000)
+        .map(|&(lon, lat)| Query::Point { lon, lat, crs: Crs::Wgs84 })
+        .collect();
+    c.bench_function("batch/1000_points", |b| {
+        b.iter(|| {
+            black_box(
+                batch
+                    .iter()
+                    .filter(|q| resolve(&snapshot, q, 20.0, vis).is_ok())
+                    .count(),
+            )
+        })
+    });
+    let all = Rect::new(Coord { x: -180.0, y: -90.0 }, Coord { x: 180.0, y: 90.0 });
+    c.bench_function("layer/building_all", |b| {
+        b.iter(|| black_box(serde_json::to_vec(&layer(&snapshot, GridLevel::Building, all, Crs::Wgs84))))
+    });
+    c.bench_function("snapshot/build", |b| {
+        b.iter(|| black_box(Snapshot::from_dataset(ds.clone(), 2).spatial.grids.len()))
+    });
+}
+
+criterion_group!(lookup, benches);
+criterion_main!(lookup);
