@@ -92,7 +92,13 @@ fn benches(c: &mut Criterion) {
         let mut i = 0;
         b.iter(|| {
             i += 1;
-            black_box(snapshot.spatial.addresses.lookup(&addresses[i % addresses.len()]).is_ok())
+            black_box(
+                snapshot
+                    .spatial
+                    .addresses
+                    .lookup(&addresses[i % addresses.len()])
+                    .is_ok(),
+            )
         })
     });
     c.bench_function("address/full_answer", |b| {
@@ -106,7 +112,11 @@ fn benches(c: &mut Criterion) {
     let batch: Vec<Query> = pts
         .iter()
         .take(1000)
-        .map(|&(lon, lat)| Query::Point { lon, lat, crs: Crs::Wgs84 })
+        .map(|&(lon, lat)| Query::Point {
+            lon,
+            lat,
+            crs: Crs::Wgs84,
+        })
         .collect();
     c.bench_function("batch/1000_points", |b| {
         b.iter(|| {
@@ -118,9 +128,22 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
-    let all = Rect::new(Coord { x: -180.0, y: -90.0 }, Coord { x: 180.0, y: 90.0 });
+    let all = Rect::new(
+        Coord {
+            x: -180.0,
+            y: -90.0,
+        },
+        Coord { x: 180.0, y: 90.0 },
+    );
     c.bench_function("layer/building_all", |b| {
-        b.iter(|| black_box(serde_json::to_vec(&layer(&snapshot, GridLevel::Building, all, Crs::Wgs84))))
+        b.iter(|| {
+            black_box(serde_json::to_vec(&layer(
+                &snapshot,
+                GridLevel::Building,
+                all,
+                Crs::Wgs84,
+            )))
+        })
     });
     c.bench_function("snapshot/build", |b| {
         b.iter(|| black_box(Snapshot::from_dataset(ds.clone(), 2).spatial.grids.len()))

@@ -12,3 +12,4 @@ pub mod model;
 pub mod rules;
 pub mod service;
 pub mod store;
+pub mod sync;

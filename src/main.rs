@@ -14,7 +14,11 @@ use gridatlas::store::DEFAULT_DATABASE_URL;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
-#[command(name = "gridatlas", version, about = "Grid-governance geospatial service: who is responsible here?")]
+#[command(
+    name = "gridatlas",
+    version,
+    about = "Grid-governance geospatial service: who is responsible here?"
+)]
 struct Cli {
     /// Database: sqlite://PATH (the embedded default).
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
@@ -168,7 +172,9 @@ async fn serve(database_url: &str, seed: Option<&Path>, args: ServeArgs) -> Resu
 /// A database URL without its password, for logs.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_string(),
     }
 }
@@ -230,14 +236,19 @@ async fn import_geodata(database_url: &str, dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn import_buildings(database_url: &str, seed: Option<&Path>, file: &Path) -> Result<ExitCode> {
+async fn import_buildings(
+    database_url: &str,
+    seed: Option<&Path>,
+    file: &Path,
+) -> Result<ExitCode> {
     let (store, atlas) = service::start(database_url, seed).await?;
     let bar = spinner(&format!("reading {}", file.display()));
     let snapshot = atlas.snapshot();
     let file_owned = file.to_path_buf();
-    let read = tokio::task::spawn_blocking(move || osm::read_buildings(&file_owned, &snapshot.spatial))
-        .await
-        .context("reader failed")?;
+    let read =
+        tokio::task::spawn_blocking(move || osm::read_buildings(&file_owned, &snapshot.spatial))
+            .await
+            .context("reader failed")?;
     bar.finish_and_clear();
     let (buildings, report) = read?;
     let bar = spinner(&format!("writing {} buildings", buildings.len()));
@@ -265,7 +276,11 @@ fn validate(dir: &Path) -> Result<ExitCode> {
             for v in &violations {
                 println!("{}", serde_json::to_string(v)?);
             }
-            eprintln!("{} rule violation(s) in {}", violations.len(), dir.display());
+            eprintln!(
+                "{} rule violation(s) in {}",
+                violations.len(),
+                dir.display()
+            );
             Ok(ExitCode::FAILURE)
         }
         Err(e) => Err(e.into()),

@@ -50,7 +50,10 @@ fn edit_json(path: &Path, f: impl FnOnce(&mut Value)) {
 #[test]
 fn validate_accepts_the_sample() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = gridatlas(&tmp.path().join("x.db"), &["validate", geodata_dir().to_str().unwrap()]);
+    let o = gridatlas(
+        &tmp.path().join("x.db"),
+        &["validate", geodata_dir().to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).starts_with("ok:"));
 }
@@ -64,13 +67,28 @@ fn validate_names_overlaps_and_bad_geometry() {
     let mut codes = Vec::new();
     edit_json(&grids, |v| {
         let features = v["features"].as_array_mut().unwrap();
-        let n: Vec<usize> = (0..features.len()).filter(|&i| features[i]["properties"]["level"] == "neighborhood").collect();
+        let n: Vec<usize> = (0..features.len())
+            .filter(|&i| features[i]["properties"]["level"] == "neighborhood")
+            .collect();
         let geometry = features[n[0]]["geometry"].clone();
         features[n[1]]["geometry"] = geometry;
-        codes.push(features[n[0]]["properties"]["code"].as_str().unwrap().to_string());
-        codes.push(features[n[1]]["properties"]["code"].as_str().unwrap().to_string());
+        codes.push(
+            features[n[0]]["properties"]["code"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        codes.push(
+            features[n[1]]["properties"]["code"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     });
-    let o = gridatlas(&tmp.path().join("x.db"), &["validate", data.to_str().unwrap()]);
+    let o = gridatlas(
+        &tmp.path().join("x.db"),
+        &["validate", data.to_str().unwrap()],
+    );
     assert!(!o.status.success());
     let out = stdout(&o);
     assert!(out.contains("\"overlap\""), "{out}");
@@ -85,10 +103,16 @@ fn validate_names_overlaps_and_bad_geometry() {
         let ring = f["geometry"]["coordinates"][0].as_array_mut().unwrap();
         ring.pop();
     });
-    let o = gridatlas(&tmp.path().join("y.db"), &["validate", data.to_str().unwrap()]);
+    let o = gridatlas(
+        &tmp.path().join("y.db"),
+        &["validate", data.to_str().unwrap()],
+    );
     assert!(!o.status.success());
     let msg = stderr(&o);
-    assert!(msg.contains(&code) && msg.to_lowercase().contains("clos"), "{msg}");
+    assert!(
+        msg.contains(&code) && msg.to_lowercase().contains("clos"),
+        "{msg}"
+    );
 
     let o = gridatlas(&tmp.path().join("z.db"), &["validate", "/no/such/folder"]);
     assert!(!o.status.success());
@@ -104,7 +128,10 @@ fn lookup_prints_the_answer_and_fails_clearly() {
     let a: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(a["building"]["name"], "恒隆广场");
     assert!(!stdout(&o).contains("\"phone\""));
-    let o = gridatlas(&db, &["lookup", "--address", "南京西路1266号", "--contacts"]);
+    let o = gridatlas(
+        &db,
+        &["lookup", "--address", "南京西路1266号", "--contacts"],
+    );
     assert!(stdout(&o).contains("\"phone\""));
     let lon = a["location"]["lon"].to_string();
     let lat = a["location"]["lat"].to_string();
@@ -117,7 +144,12 @@ fn lookup_prints_the_answer_and_fails_clearly() {
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
     let o = gridatlas(&db, &["lookup", "--lon", "0", "--lat", "0"]);
     assert!(!o.status.success());
-    let o = gridatlas(&db, &["lookup", "--lon", "121.4", "--lat", "31.2", "--crs", "tokyo"]);
+    let o = gridatlas(
+        &db,
+        &[
+            "lookup", "--lon", "121.4", "--lat", "31.2", "--crs", "tokyo",
+        ],
+    );
     assert!(!o.status.success());
     let o = gridatlas(&db, &["lookup"]);
     assert!(!o.status.success());
@@ -127,21 +159,47 @@ fn lookup_prints_the_answer_and_fails_clearly() {
 fn import_geodata_loads_an_empty_database_once() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("fresh.db");
-    let o = gridatlas(&db, &["--no-seed", "import", "geodata", geodata_dir().to_str().unwrap()]);
+    let o = gridatlas(
+        &db,
+        &[
+            "--no-seed",
+            "import",
+            "geodata",
+            geodata_dir().to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("imported"));
-    let o = gridatlas(&db, &["--no-seed", "import", "geodata", geodata_dir().to_str().unwrap()]);
+    let o = gridatlas(
+        &db,
+        &[
+            "--no-seed",
+            "import",
+            "geodata",
+            geodata_dir().to_str().unwrap(),
+        ],
+    );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("already"));
     // an invalid folder writes nothing
     let bad = sample_copy(tmp.path());
-    std::fs::write(bad.join("people.csv"), "id,name,phone,email\n\"unterminated\n").unwrap();
+    std::fs::write(
+        bad.join("people.csv"),
+        "id,name,phone,email\n\"unterminated\n",
+    )
+    .unwrap();
     std::fs::write(bad.join("teams.json"), "[{").unwrap();
     let db2 = tmp.path().join("other.db");
-    let o = gridatlas(&db2, &["--no-seed", "import", "geodata", bad.to_str().unwrap()]);
+    let o = gridatlas(
+        &db2,
+        &["--no-seed", "import", "geodata", bad.to_str().unwrap()],
+    );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("teams.json"), "{}", stderr(&o));
-    let o = gridatlas(&db2, &["--no-seed", "lookup", "--address", "南京西路1266号"]);
+    let o = gridatlas(
+        &db2,
+        &["--no-seed", "lookup", "--address", "南京西路1266号"],
+    );
     assert!(!o.status.success(), "the failed import left nothing behind");
 }
 
@@ -155,7 +213,13 @@ fn osm_feature(id: &str, ring: Vec<[f64; 2]>, tags: Value) -> Value {
 /// A small square footprint around a point (about 10 m).
 fn square(lon: f64, lat: f64) -> Vec<[f64; 2]> {
     let d = 0.00005;
-    vec![[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]
+    vec![
+        [lon - d, lat - d],
+        [lon + d, lat - d],
+        [lon + d, lat + d],
+        [lon - d, lat + d],
+        [lon - d, lat - d],
+    ]
 }
 
 #[test]
@@ -166,7 +230,10 @@ fn import_osm_buildings_attaches_them_and_is_idempotent() {
     // interior of the Plaza 66 answer's neighborhood is enough for attaching.
     let o = gridatlas(&db, &["lookup", "--address", "南京西路1266号"]);
     let a: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let (lon, lat) = (a["location"]["lon"].as_f64().unwrap(), a["location"]["lat"].as_f64().unwrap());
+    let (lon, lat) = (
+        a["location"]["lon"].as_f64().unwrap(),
+        a["location"]["lat"].as_f64().unwrap(),
+    );
     let file = tmp.path().join("export.geojson");
     let fc = json!({"type": "FeatureCollection", "features": [
         osm_feature("way/1001", square(lon, lat), json!({"building": "commercial", "name": "测试大厦", "name:en": "Test Tower", "addr:street": "测试路", "addr:housenumber": "8"})),
@@ -196,7 +263,10 @@ fn import_osm_buildings_attaches_them_and_is_idempotent() {
     // re-importing the same file changes nothing
     let o = gridatlas(&db, &["import", "buildings", file.to_str().unwrap()]);
     let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(report["written"], json!({"inserted": 0, "updated": 0, "unchanged": 1}));
+    assert_eq!(
+        report["written"],
+        json!({"inserted": 0, "updated": 0, "unchanged": 1})
+    );
     // a broken file is an error
     std::fs::write(&file, "{\"type\": \"FeatureCollection\", \"features\": [").unwrap();
     let o = gridatlas(&db, &["import", "buildings", file.to_str().unwrap()]);
@@ -208,11 +278,18 @@ fn import_osm_buildings_attaches_them_and_is_idempotent() {
 #[test]
 fn serve_answers_over_tcp() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_gridatlas"))
         .args(["serve", "--listen", &listen])
-        .env("DATABASE_URL", format!("sqlite://{}", tmp.path().join("s.db").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", tmp.path().join("s.db").display()),
+        )
         .env("GRIDATLAS_SEED", geodata_dir())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -221,7 +298,11 @@ fn serve_answers_over_tcp() {
         .unwrap();
     let get = |path: &str| -> Option<String> {
         let mut s = std::net::TcpStream::connect(&listen).ok()?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         Some(out)

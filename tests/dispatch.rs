@@ -47,9 +47,10 @@ fn building_with_address(address: &str) -> Value {
 
 /// A point well inside a building's footprint.
 fn inside(feature: &Value) -> (f64, f64) {
-    let g: geojson::Geometry = serde_json::from_value(feature["geometry"].clone()).expect("geometry");
-    let mp: geo::MultiPolygon<f64> = gridatlas::geometry::validity::multipolygon_from_geojson(&g)
-        .expect("valid footprint");
+    let g: geojson::Geometry =
+        serde_json::from_value(feature["geometry"].clone()).expect("geometry");
+    let mp: geo::MultiPolygon<f64> =
+        gridatlas::geometry::validity::multipolygon_from_geojson(&g).expect("valid footprint");
     let p = mp.interior_point().expect("interior point");
     (p.x(), p.y())
 }
@@ -71,15 +72,27 @@ async fn a_point_in_plaza_66_resolves_its_whole_chain() {
     let r = app.get(&format!("/v1/lookup?lon={lon}&lat={lat}")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let a = r.json();
-    let grid_code = plaza["properties"]["grid_code"].as_str().expect("grid_code");
+    let grid_code = plaza["properties"]["grid_code"]
+        .as_str()
+        .expect("grid_code");
     assert_eq!(codes(&a), chain_of(grid_code));
-    let levels: Vec<&str> = a["grids"].as_array().unwrap().iter().filter_map(|g| g["level"].as_str()).collect();
+    let levels: Vec<&str> = a["grids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["level"].as_str())
+        .collect();
     assert_eq!(levels, ["neighborhood", "building_group", "building"]);
     assert_eq!(a["building"]["id"], plaza["properties"]["id"]);
     assert_eq!(a["building"]["name"], "恒隆广场");
     assert_eq!(a["leaders"]["grid_code"], grid_code);
     // escalation runs from the innermost grid up to the neighborhood
-    let steps: Vec<&str> = a["escalation"].as_array().unwrap().iter().filter_map(|s| s["grid_code"].as_str()).collect();
+    let steps: Vec<&str> = a["escalation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["grid_code"].as_str())
+        .collect();
     let mut expected = chain_of(grid_code);
     expected.reverse();
     assert_eq!(steps, expected);
@@ -95,14 +108,25 @@ async fn gcj02_and_bd09_points_are_converted_at_the_edge() {
     let (lon, lat) = inside(&plaza);
     for (crs, name) in [(Crs::Gcj02, "gcj02"), (Crs::Bd09, "bd09")] {
         let (x, y) = from_wgs84(crs, lon, lat);
-        assert!((x - lon).abs() > 1e-3, "{name} differs from WGS84 in Shanghai");
-        let r = app.get(&format!("/v1/lookup?lon={x}&lat={y}&crs={name}")).await;
+        assert!(
+            (x - lon).abs() > 1e-3,
+            "{name} differs from WGS84 in Shanghai"
+        );
+        let r = app
+            .get(&format!("/v1/lookup?lon={x}&lat={y}&crs={name}"))
+            .await;
         assert_eq!(r.status, 200, "{name}: {}", r.text());
         let a = r.json();
         assert_eq!(a["building"]["id"], plaza["properties"]["id"], "{name}");
         // the answer's location is WGS84 again, within a centimetre or so
-        assert!((a["location"]["lon"].as_f64().unwrap() - lon).abs() < 2e-7, "{name}");
-        assert!((a["location"]["lat"].as_f64().unwrap() - lat).abs() < 2e-7, "{name}");
+        assert!(
+            (a["location"]["lon"].as_f64().unwrap() - lon).abs() < 2e-7,
+            "{name}"
+        );
+        assert!(
+            (a["location"]["lat"].as_f64().unwrap() - lat).abs() < 2e-7,
+            "{name}"
+        );
     }
     // the same GCJ-02 numbers read as WGS84 land elsewhere (about 400 m east)
     let (x, y) = from_wgs84(Crs::Gcj02, lon, lat);
@@ -139,14 +163,23 @@ async fn every_sample_address_and_name_resolves_to_its_building() {
     let app = app().await;
     for f in sample_features("buildings.geojson") {
         let p = &f["properties"];
-        let mut asks: Vec<String> = p["addresses"].as_array().unwrap().iter().filter_map(|a| a.as_str().map(str::to_string)).collect();
+        let mut asks: Vec<String> = p["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
         asks.push(p["name"].as_str().unwrap().to_string());
         for ask in asks {
             let r = app.get(&format!("/v1/lookup?address={}", enc(&ask))).await;
             assert_eq!(r.status, 200, "{ask}: {}", r.text());
             let a = r.json();
             assert_eq!(a["building"]["id"], p["id"], "{ask}");
-            assert_eq!(codes(&a), chain_of(p["grid_code"].as_str().unwrap()), "{ask}");
+            assert_eq!(
+                codes(&a),
+                chain_of(p["grid_code"].as_str().unwrap()),
+                "{ask}"
+            );
         }
     }
 }
@@ -167,7 +200,12 @@ async fn lane_addresses_resolve() {
         })
         .expect("the sample has a lane address");
     let (address, id) = lane;
-    let r = app.get(&format!("/v1/lookup?address={}", enc(&format!("上海市{address}")))).await;
+    let r = app
+        .get(&format!(
+            "/v1/lookup?address={}",
+            enc(&format!("上海市{address}"))
+        ))
+        .await;
     assert_eq!(r.status, 200, "{address}: {}", r.text());
     assert_eq!(r.json()["building"]["id"], id);
 }
@@ -175,21 +213,42 @@ async fn lane_addresses_resolve() {
 #[tokio::test]
 async fn an_unknown_address_is_404_with_suggestions() {
     let app = app().await;
-    let r = app.get(&format!("/v1/lookup?address={}", enc("南京西路1268号"))).await;
+    let r = app
+        .get(&format!("/v1/lookup?address={}", enc("南京西路1268号")))
+        .await;
     let p = r.problem(404);
     let suggestions = p["suggestions"].as_array().expect("suggestions");
     assert!(!suggestions.is_empty());
-    assert!(suggestions.iter().all(|s| s["text"].as_str().is_some_and(|t| t.contains("南京西路"))));
-    let r = app.get(&format!("/v1/lookup?address={}", enc("Plaza 67"))).await;
+    assert!(
+        suggestions
+            .iter()
+            .all(|s| s["text"].as_str().is_some_and(|t| t.contains("南京西路")))
+    );
+    let r = app
+        .get(&format!("/v1/lookup?address={}", enc("Plaza 67")))
+        .await;
     let p = r.problem(404);
-    let texts: Vec<String> = p["suggestions"].as_array().unwrap().iter().filter_map(|s| s["text"].as_str().map(str::to_string)).collect();
-    assert!(texts.iter().any(|t| t.contains("66") || t.contains("恒隆")), "{texts:?}");
+    let texts: Vec<String> = p["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["text"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("66") || t.contains("恒隆")),
+        "{texts:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_point_outside_every_grid_is_404() {
     let app = app().await;
-    for (lon, lat) in [(121.0, 31.0), (0.0, 0.0), (-180.0, -90.0), (121.4406, 31.30)] {
+    for (lon, lat) in [
+        (121.0, 31.0),
+        (0.0, 0.0),
+        (-180.0, -90.0),
+        (121.4406, 31.30),
+    ] {
         let r = app.get(&format!("/v1/lookup?lon={lon}&lat={lat}")).await;
         let p = r.problem(404);
         assert_eq!(p["type"], "/problems/not-covered");
@@ -217,7 +276,9 @@ async fn malformed_lookups_are_400_naming_the_parameter() {
         let p = r.problem(400);
         assert_eq!(p["parameter"], parameter, "{query}");
     }
-    let r = app.get(&format!("/v1/lookup?address={}", enc(&"南".repeat(300)))).await;
+    let r = app
+        .get(&format!("/v1/lookup?address={}", enc(&"南".repeat(300))))
+        .await;
     assert!(r.status == 404 || r.status == 400, "{}", r.text());
     r.problem(r.status.as_u16());
 }
@@ -227,13 +288,22 @@ async fn building_coverage_matches_the_point_answer() {
     let app = app().await;
     let plaza = building_with_address("南京西路1266号");
     let id = plaza["properties"]["id"].as_str().unwrap();
-    let r = app.get(&format!("/v1/buildings/{}/coverage", enc(id))).await;
+    let r = app
+        .get(&format!("/v1/buildings/{}/coverage", enc(id)))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let a = r.json();
     assert_eq!(a["building"]["id"], id);
-    assert_eq!(codes(&a), chain_of(plaza["properties"]["grid_code"].as_str().unwrap()));
-    app.get("/v1/buildings/no-such-building/coverage").await.problem(404);
-    app.get("/v1/buildings/B001/coverage?tolerance_m=x").await.problem(400);
+    assert_eq!(
+        codes(&a),
+        chain_of(plaza["properties"]["grid_code"].as_str().unwrap())
+    );
+    app.get("/v1/buildings/no-such-building/coverage")
+        .await
+        .problem(404);
+    app.get("/v1/buildings/B001/coverage?tolerance_m=x")
+        .await
+        .problem(400);
 }
 
 /// A role vacant in a grid is filled from the nearest ancestor, marked inherited.
@@ -255,13 +325,26 @@ async fn vacant_roles_fall_back_to_the_enclosing_grid() {
         let grid = f["properties"]["grid_code"].as_str().unwrap().to_string();
         let chain = chain_of(&grid);
         for role in ["bac_convener", "party_worker"] {
-            let r = app.get(&format!("/v1/buildings/{}/coverage", enc(f["properties"]["id"].as_str().unwrap()))).await;
+            let r = app
+                .get(&format!(
+                    "/v1/buildings/{}/coverage",
+                    enc(f["properties"]["id"].as_str().unwrap())
+                ))
+                .await;
             let a = r.json();
             let holder = chain.iter().rev().find(|c| holds(c, role));
             match holder {
                 Some(code) => {
-                    assert_eq!(a["leaders"][role]["grid_code"], code.as_str(), "{grid} {role}");
-                    assert_eq!(a["leaders"][role]["inherited"], code != &grid, "{grid} {role}");
+                    assert_eq!(
+                        a["leaders"][role]["grid_code"],
+                        code.as_str(),
+                        "{grid} {role}"
+                    );
+                    assert_eq!(
+                        a["leaders"][role]["inherited"],
+                        code != &grid,
+                        "{grid} {role}"
+                    );
                     if code != &grid {
                         assert_eq!(a["leaders"]["inherited"], true);
                         checked += 1;
@@ -271,27 +354,42 @@ async fn vacant_roles_fall_back_to_the_enclosing_grid() {
             }
         }
     }
-    assert!(checked > 0, "the sample leaves some roles vacant on purpose");
+    assert!(
+        checked > 0,
+        "the sample leaves some roles vacant on purpose"
+    );
 }
 
 #[tokio::test]
 async fn service_teams_fall_back_too() {
     let app = app().await;
-    let teams: Value = serde_json::from_str(&std::fs::read_to_string(geodata_dir().join("teams.json")).unwrap()).unwrap();
+    let teams: Value =
+        serde_json::from_str(&std::fs::read_to_string(geodata_dir().join("teams.json")).unwrap())
+            .unwrap();
     let team_of: HashMap<String, String> = teams
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|t| {
             let id = t["id"].as_str().unwrap().to_string();
-            t["grid_codes"].as_array().unwrap().iter().filter_map(move |c| Some((c.as_str()?.to_string(), id.clone())))
+            t["grid_codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(move |c| Some((c.as_str()?.to_string(), id.clone())))
         })
         .collect();
     let mut inherited = 0;
     for f in sample_features("buildings.geojson") {
         let grid = f["properties"]["grid_code"].as_str().unwrap().to_string();
         let chain = chain_of(&grid);
-        let a = app.get(&format!("/v1/buildings/{}/coverage", enc(f["properties"]["id"].as_str().unwrap()))).await.json();
+        let a = app
+            .get(&format!(
+                "/v1/buildings/{}/coverage",
+                enc(f["properties"]["id"].as_str().unwrap())
+            ))
+            .await
+            .json();
         match chain.iter().rev().find(|c| team_of.contains_key(*c)) {
             Some(code) => {
                 assert_eq!(a["service_team"]["grid_code"], code.as_str());
@@ -324,14 +422,26 @@ async fn contacts_only_for_authorised_callers() {
         let a = app.get_as(&uri, token).await.json();
         let mut strings = Vec::new();
         all_strings(&a, &mut strings);
-        assert!(strings.iter().any(|s| contacts.contains(s)), "an authorised answer shows contacts");
-        let phone = a["leaders"]["party_worker"]["phone"].as_str().or(a["leaders"]["bac_convener"]["phone"].as_str());
+        assert!(
+            strings.iter().any(|s| contacts.contains(s)),
+            "an authorised answer shows contacts"
+        );
+        let phone = a["leaders"]["party_worker"]["phone"]
+            .as_str()
+            .or(a["leaders"]["bac_convener"]["phone"].as_str());
         assert!(phone.is_some());
     }
     let r = app.get_as(&uri, "wrong-token").await;
     r.problem(401);
     assert!(r.headers.contains_key("www-authenticate"));
-    let r = app.request(axum::http::Method::GET, &uri, &[("authorization", "Basic abc")], None).await;
+    let r = app
+        .request(
+            axum::http::Method::GET,
+            &uri,
+            &[("authorization", "Basic abc")],
+            None,
+        )
+        .await;
     r.problem(401);
 }
 
@@ -359,40 +469,84 @@ async fn a_batch_answers_every_item_in_order() {
     let r = app.post_json("/v1/lookup/batch", &body, None).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let results = r.json()["results"].as_array().unwrap().clone();
-    let statuses: Vec<u64> = results.iter().map(|x| x["status"].as_u64().unwrap()).collect();
-    assert_eq!(statuses, [200, 200, 200, 200, 404, 404, 400, 400, 400, 404, 400, 400]);
+    let statuses: Vec<u64> = results
+        .iter()
+        .map(|x| x["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 404, 404, 400, 400, 400, 404, 400, 400]
+    );
     for ok in &results[..4] {
         assert_eq!(ok["answer"]["building"]["id"], id);
     }
     for bad in &results[4..] {
-        assert!(bad["problem"]["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        assert!(
+            bad["problem"]["detail"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty())
+        );
         assert!(bad.get("answer").is_none());
     }
     let mut strings = Vec::new();
     all_strings(&r.json(), &mut strings);
-    assert!(!sample_contacts().iter().any(|c| strings.contains(c)), "anonymous batch leaks contacts");
+    assert!(
+        !sample_contacts().iter().any(|c| strings.contains(c)),
+        "anonymous batch leaks contacts"
+    );
 }
 
 #[tokio::test]
 async fn batch_limits_and_malformed_bodies() {
     let app = app().await;
-    let items: Vec<Value> = (0..10_000).map(|_| json!({"lon": 121.45, "lat": 31.225})).collect();
-    let r = app.post_json("/v1/lookup/batch", &json!({"items": items}), None).await;
+    let items: Vec<Value> = (0..10_000)
+        .map(|_| json!({"lon": 121.45, "lat": 31.225}))
+        .collect();
+    let r = app
+        .post_json("/v1/lookup/batch", &json!({"items": items}), None)
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["results"].as_array().unwrap().len(), 10_000);
     let items: Vec<Value> = (0..10_001).map(|_| json!({"address": "x"})).collect();
-    let p = app.post_json("/v1/lookup/batch", &json!({"items": items}), None).await.problem(413);
+    let p = app
+        .post_json("/v1/lookup/batch", &json!({"items": items}), None)
+        .await
+        .problem(413);
     assert!(p["detail"].as_str().unwrap().contains("10000"));
-    app.post_json("/v1/lookup/batch", &json!({"items": 3}), None).await.problem(400);
-    app.post_json("/v1/lookup/batch", &json!([1, 2]), None).await.problem(400);
-    let r = app.request(axum::http::Method::POST, "/v1/lookup/batch", &[], Some(b"{not json".to_vec())).await;
+    app.post_json("/v1/lookup/batch", &json!({"items": 3}), None)
+        .await
+        .problem(400);
+    app.post_json("/v1/lookup/batch", &json!([1, 2]), None)
+        .await
+        .problem(400);
+    let r = app
+        .request(
+            axum::http::Method::POST,
+            "/v1/lookup/batch",
+            &[],
+            Some(b"{not json".to_vec()),
+        )
+        .await;
     r.problem(400);
     let r = app
-        .request(axum::http::Method::POST, "/v1/lookup/batch", &[("content-type", "text/plain")], Some(b"{}".to_vec()))
+        .request(
+            axum::http::Method::POST,
+            "/v1/lookup/batch",
+            &[("content-type", "text/plain")],
+            Some(b"{}".to_vec()),
+        )
         .await;
     r.problem(415);
-    let r = app.post_json("/v1/lookup/batch", &json!({"items": [], "tolerance_m": -3}), None).await;
+    let r = app
+        .post_json(
+            "/v1/lookup/batch",
+            &json!({"items": [], "tolerance_m": -3}),
+            None,
+        )
+        .await;
     r.problem(400);
-    let r = app.post_json("/v1/lookup/batch", &json!({"items": []}), None).await;
+    let r = app
+        .post_json("/v1/lookup/batch", &json!({"items": []}), None)
+        .await;
     assert_eq!(r.json()["results"], json!([]));
 }

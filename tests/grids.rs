@@ -34,12 +34,20 @@ async fn a_grid_in_detail() {
         .filter(|f| f["properties"]["parent_code"] == code.as_str())
         .filter_map(|f| f["properties"]["code"].as_str().map(str::to_string))
         .collect();
-    let mut children: Vec<String> = g["children"].as_array().unwrap().iter().filter_map(|c| c.as_str().map(str::to_string)).collect();
+    let mut children: Vec<String> = g["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect();
     children.sort();
     let mut expected = expected_children;
     expected.sort();
     assert_eq!(children, expected);
-    assert!(matches!(g["geometry"]["type"].as_str(), Some("Polygon" | "MultiPolygon")));
+    assert!(matches!(
+        g["geometry"]["type"].as_str(),
+        Some("Polygon" | "MultiPolygon")
+    ));
     assert_eq!(g["leaders"]["grid_code"], code.as_str());
     app.get("/v1/grids/999").await.problem(404);
 }
@@ -53,13 +61,19 @@ async fn grids_are_listed_by_level_and_parent() {
     let neighborhoods = app.get("/v1/grids?level=neighborhood").await.json();
     let list = neighborhoods["grids"].as_array().unwrap();
     assert!(list.len() >= 3);
-    assert!(list.iter().all(|g| g["level"] == "neighborhood" && g["parent_code"].is_null()));
+    assert!(
+        list.iter()
+            .all(|g| g["level"] == "neighborhood" && g["parent_code"].is_null())
+    );
     let parent = first_code("neighborhood");
     let children = app.get(&format!("/v1/grids?parent={parent}")).await.json();
     let children = children["grids"].as_array().unwrap();
     assert!(!children.is_empty());
     assert!(children.iter().all(|g| g["parent_code"] == parent.as_str()));
-    let none = app.get(&format!("/v1/grids?parent={parent}&level=building")).await.json();
+    let none = app
+        .get(&format!("/v1/grids?parent={parent}&level=building"))
+        .await
+        .json();
     assert!(none["grids"].as_array().unwrap().is_empty());
     app.get("/v1/grids?level=city").await.problem(400);
     app.get("/v1/grids?parent=nope").await.problem(404);
@@ -71,10 +85,18 @@ async fn grid_details_show_contacts_only_to_authorised_callers() {
     let code = first_code("neighborhood");
     let contacts = sample_contacts();
     let mut strings = Vec::new();
-    all_strings(&app.get(&format!("/v1/grids/{code}")).await.json(), &mut strings);
+    all_strings(
+        &app.get(&format!("/v1/grids/{code}")).await.json(),
+        &mut strings,
+    );
     assert!(!contacts.iter().any(|c| strings.contains(c)));
     let mut strings = Vec::new();
-    all_strings(&app.get_as(&format!("/v1/grids/{code}"), DISPATCHER).await.json(), &mut strings);
+    all_strings(
+        &app.get_as(&format!("/v1/grids/{code}"), DISPATCHER)
+            .await
+            .json(),
+        &mut strings,
+    );
     assert!(contacts.iter().any(|c| strings.contains(c)));
     let mut strings = Vec::new();
     all_strings(&app.get("/v1/grids").await.json(), &mut strings);
@@ -86,12 +108,21 @@ async fn an_admin_replaces_leaders_and_lookups_follow() {
     let app = app().await;
     let code = first_code("building");
     let existing = std::fs::read_to_string(geodata_dir().join("people.csv")).unwrap();
-    let person_id = existing.lines().nth(1).unwrap().split(',').next().unwrap().to_string();
+    let person_id = existing
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
     let body = json!({
         "bac_convener": {"name": "王测试", "phone": "021-5555-0999"},
         "party_worker": {"person_id": person_id},
     });
-    let r = app.put_json(&format!("/v1/grids/{code}/leaders"), &body, Some(ADMIN)).await;
+    let r = app
+        .put_json(&format!("/v1/grids/{code}/leaders"), &body, Some(ADMIN))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let leaders = r.json();
     assert_eq!(leaders["bac_convener"]["name"], "王测试");
@@ -101,11 +132,18 @@ async fn an_admin_replaces_leaders_and_lookups_follow() {
     let detail = app.get(&format!("/v1/grids/{code}")).await.json();
     assert_eq!(detail["leaders"]["bac_convener"]["name"], "王测试");
     assert!(detail["leaders"]["bac_convener"].get("phone").is_none());
-    assert_eq!(detail["leaders"]["party_worker"]["grid_code"], code.as_str());
+    assert_eq!(
+        detail["leaders"]["party_worker"]["grid_code"],
+        code.as_str()
+    );
 
     // vacating both roles makes them fall back to the parent
     let r = app
-        .put_json(&format!("/v1/grids/{code}/leaders"), &json!({"bac_convener": null, "party_worker": null}), Some(ADMIN))
+        .put_json(
+            &format!("/v1/grids/{code}/leaders"),
+            &json!({"bac_convener": null, "party_worker": null}),
+            Some(ADMIN),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let leaders = r.json();
@@ -119,9 +157,20 @@ async fn an_admin_replaces_leaders_and_lookups_follow() {
 
     // the edits were audited and survive a restart
     let url = format!("sqlite://{}", app.dir.path().join("atlas.db").display());
-    let (store, atlas) = gridatlas::service::start(&url, Some(&geodata_dir())).await.unwrap();
-    let again = api::router(AppState { atlas, store, auth: Arc::new(AuthConfig::default()) });
-    let restarted = App { router: again, store: app.store.clone(), atlas: app.atlas.clone(), dir: tempfile::tempdir().unwrap() };
+    let (store, atlas) = gridatlas::service::start(&url, Some(&geodata_dir()))
+        .await
+        .unwrap();
+    let again = api::router(AppState {
+        atlas,
+        store,
+        auth: Arc::new(AuthConfig::default()),
+    });
+    let restarted = App {
+        router: again,
+        store: app.store.clone(),
+        atlas: app.atlas.clone(),
+        dir: tempfile::tempdir().unwrap(),
+    };
     let detail = restarted.get(&format!("/v1/grids/{code}")).await.json();
     assert_eq!(detail["leaders"]["inherited"], true);
 }
@@ -134,14 +183,28 @@ async fn leader_edits_need_an_admin_token() {
     let body = json!({"bac_convener": null, "party_worker": null});
     let before = app.get(&format!("/v1/grids/{code}")).await.json();
     app.put_json(&uri, &body, None).await.problem(401);
-    app.put_json(&uri, &body, Some("not-a-token")).await.problem(401);
-    app.put_json(&uri, &body, Some(DISPATCHER)).await.problem(403);
+    app.put_json(&uri, &body, Some("not-a-token"))
+        .await
+        .problem(401);
+    app.put_json(&uri, &body, Some(DISPATCHER))
+        .await
+        .problem(403);
     // with no admin token configured, writes are disabled for everyone
-    let locked = app_with(AuthConfig { admin_token: None, dispatcher_token: Some(DISPATCHER.into()) }).await;
-    locked.put_json(&uri, &body, Some(DISPATCHER)).await.problem(403);
+    let locked = app_with(AuthConfig {
+        admin_token: None,
+        dispatcher_token: Some(DISPATCHER.into()),
+    })
+    .await;
+    locked
+        .put_json(&uri, &body, Some(DISPATCHER))
+        .await
+        .problem(403);
     locked.put_json(&uri, &body, None).await.problem(403);
     // nothing changed
-    assert_eq!(app.get(&format!("/v1/grids/{code}")).await.json()["leaders"], before["leaders"]);
+    assert_eq!(
+        app.get(&format!("/v1/grids/{code}")).await.json()["leaders"],
+        before["leaders"]
+    );
 }
 
 #[tokio::test]
@@ -164,11 +227,22 @@ async fn malformed_leader_edits_are_refused_and_change_nothing() {
         let r = app.put_json(&uri, &body, Some(ADMIN)).await;
         r.problem(400);
     }
-    let r = app.request(Method::PUT, &uri, &[("authorization", &format!("Bearer {ADMIN}"))], Some(b"{oops".to_vec())).await;
+    let r = app
+        .request(
+            Method::PUT,
+            &uri,
+            &[("authorization", &format!("Bearer {ADMIN}"))],
+            Some(b"{oops".to_vec()),
+        )
+        .await;
     r.problem(400);
-    app.put_json("/v1/grids/nope/leaders", &json!({"bac_convener": null, "party_worker": null}), Some(ADMIN))
-        .await
-        .problem(404);
+    app.put_json(
+        "/v1/grids/nope/leaders",
+        &json!({"bac_convener": null, "party_worker": null}),
+        Some(ADMIN),
+    )
+    .await
+    .problem(404);
     let after = app.get_as(&format!("/v1/grids/{code}"), ADMIN).await.json();
     assert_eq!(after["leaders"], before["leaders"]);
 }
@@ -182,7 +256,10 @@ async fn health_readiness_and_openapi() {
     let ready = r.json();
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["store"], "sqlite");
-    assert_eq!(ready["snapshot"]["grids"].as_u64().unwrap() as usize, sample_features("grids.geojson").len());
+    assert_eq!(
+        ready["snapshot"]["grids"].as_u64().unwrap() as usize,
+        sample_features("grids.geojson").len()
+    );
     let spec = app.get("/openapi.json").await.json();
     assert!(spec["openapi"].as_str().unwrap().starts_with('3'));
     let paths = spec["paths"].as_object().unwrap();
@@ -207,6 +284,9 @@ async fn unknown_routes_and_methods_are_problems() {
     app.get("/v2/whatever").await.problem(404);
     let r = app.request(Method::DELETE, "/v1/lookup", &[], None).await;
     r.problem(405);
-    let r: Value = app.request(Method::POST, "/v1/grids", &[], None).await.problem(405);
+    let r: Value = app
+        .request(Method::POST, "/v1/grids", &[], None)
+        .await
+        .problem(405);
     assert!(r["detail"].as_str().is_some());
 }

@@ -73,7 +73,9 @@ impl AuthConfig {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
-            .ok_or_else(|| Problem::unauthorized("the Authorization header must be 'Bearer <token>'"))?;
+            .ok_or_else(|| {
+                Problem::unauthorized("the Authorization header must be 'Bearer <token>'")
+            })?;
         let matches = |t: &Option<String>| t.as_deref().is_some_and(|t| same_token(token, t));
         if matches(&self.admin_token) {
             Ok(Caller::Admin)

@@ -136,7 +136,10 @@ pub async fn list_grids(
     let level = params.level.as_deref().map(parse_level).transpose()?;
     let snapshot = state.atlas.snapshot();
     let candidates: Vec<u32> = match &params.parent {
-        Some(parent) => snapshot.spatial.children(grid_index(&snapshot, parent)?).to_vec(),
+        Some(parent) => snapshot
+            .spatial
+            .children(grid_index(&snapshot, parent)?)
+            .to_vec(),
         None => (0..snapshot.spatial.grids.len() as u32).collect(),
     };
     let grids = candidates
@@ -174,7 +177,9 @@ pub struct LeadersInput {
 }
 
 /// Makes a field required while still accepting `null` (serde treats missing Options as None).
-fn required_nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<LeaderInput>, D::Error> {
+fn required_nullable<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<LeaderInput>, D::Error> {
     Option::<LeaderInput>::deserialize(d)
 }
 
@@ -183,7 +188,10 @@ const MAX_TEXT: usize = 200;
 fn checked_text(field: &str, value: &str) -> Result<String, Problem> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(Problem::bad_request(field, format!("{field} must not be empty")));
+        return Err(Problem::bad_request(
+            field,
+            format!("{field} must not be empty"),
+        ));
     }
     if v.chars().count() > MAX_TEXT || v.chars().any(char::is_control) {
         return Err(Problem::bad_request(
@@ -215,8 +223,14 @@ fn person_ref(
             id: format!("p-{grid_code}-{role}-{}", at.timestamp_millis()),
             name: checked_text(&format!("{role}.name"), name)?,
             contact: Contact {
-                phone: phone.as_deref().map(|p| checked_text(&format!("{role}.phone"), p)).transpose()?,
-                email: email.as_deref().map(|e| checked_text(&format!("{role}.email"), e)).transpose()?,
+                phone: phone
+                    .as_deref()
+                    .map(|p| checked_text(&format!("{role}.phone"), p))
+                    .transpose()?,
+                email: email
+                    .as_deref()
+                    .map(|e| checked_text(&format!("{role}.email"), e))
+                    .transpose()?,
             },
         })),
     }

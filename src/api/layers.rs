@@ -96,8 +96,14 @@ pub fn layer(snapshot: &Snapshot, level: GridLevel, bbox: Rect<f64>, crs: Crs) -
             props.insert("level".into(), json!(g.level));
             props.insert("parent_code".into(), json!(g.parent_code));
             props.insert("valid_from".into(), json!(g.valid_from));
-            props.insert("bac_convener".into(), json!(leader(LeaderRole::BacConvener)));
-            props.insert("party_worker".into(), json!(leader(LeaderRole::PartyWorker)));
+            props.insert(
+                "bac_convener".into(),
+                json!(leader(LeaderRole::BacConvener)),
+            );
+            props.insert(
+                "party_worker".into(),
+                json!(leader(LeaderRole::PartyWorker)),
+            );
             json!({
                 "type": "Feature",
                 "id": g.code,
@@ -122,7 +128,11 @@ fn matches_etag(headers: &HeaderMap, tag: &str) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .any(|candidate| candidate == "*" || candidate == tag || candidate.trim_start_matches("W/") == tag.trim_start_matches("W/"))
+        .any(|candidate| {
+            candidate == "*"
+                || candidate == tag
+                || candidate.trim_start_matches("W/") == tag.trim_start_matches("W/")
+        })
 }
 
 #[utoipa::path(get, path = "/v1/layers/{level}", tag = "layers",
@@ -142,7 +152,13 @@ pub async fn get_layer(
     let crs = parse_crs(params.crs.as_deref())?;
     let bbox = match &params.bbox {
         Some(raw) => parse_bbox(raw, crs)?,
-        None => Rect::new(Coord { x: -180.0, y: -90.0 }, Coord { x: 180.0, y: 90.0 }),
+        None => Rect::new(
+            Coord {
+                x: -180.0,
+                y: -90.0,
+            },
+            Coord { x: 180.0, y: 90.0 },
+        ),
     };
     let snapshot = state.atlas.snapshot();
     let tag = etag(&snapshot, level, &params);
@@ -163,7 +179,10 @@ pub async fn get_layer(
     .map_err(|e| Problem::internal(e.to_string()))?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/geo+json"),
+            ),
             (header::ETAG, tag_value),
             (header::CACHE_CONTROL, cache),
         ],

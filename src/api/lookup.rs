@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::AppState;
 use super::auth::Caller;
 use super::extract::ApiQuery;
 use super::problem::Problem;
-use super::AppState;
 use crate::atlas::answer::{DEFAULT_BORDER_TOLERANCE_M, MAX_BORDER_TOLERANCE_M};
 use crate::atlas::{Answer, Snapshot, Visibility};
 use crate::geometry::crs::{self, Crs};
@@ -60,7 +60,9 @@ fn parse_coordinate(name: &str, raw: &str, limit: f64) -> Result<f64, Problem> {
 pub fn parse_crs(raw: Option<&str>) -> Result<Crs, Problem> {
     match raw {
         None => Ok(Crs::Wgs84),
-        Some(s) => s.parse::<Crs>().map_err(|e| Problem::bad_request("crs", e.to_string())),
+        Some(s) => s
+            .parse::<Crs>()
+            .map_err(|e| Problem::bad_request("crs", e.to_string())),
     }
 }
 
@@ -72,7 +74,9 @@ pub fn parse_tolerance(raw: Option<&str>) -> Result<f64, Problem> {
         Ok(v) if (0.0..=MAX_BORDER_TOLERANCE_M).contains(&v) => Ok(v),
         _ => Err(Problem::bad_request(
             "tolerance_m",
-            format!("tolerance_m must be a number of metres from 0 to {MAX_BORDER_TOLERANCE_M}, not '{raw}'"),
+            format!(
+                "tolerance_m must be a number of metres from 0 to {MAX_BORDER_TOLERANCE_M}, not '{raw}'"
+            ),
         )),
     }
 }
@@ -94,8 +98,14 @@ impl LookupParams {
             )),
             (Some(lon), Some(lat), None) => point_query(lon, lat, self.crs.as_deref()),
             (None, None, Some(a)) => Ok(Query::Address(a.clone())),
-            (Some(_), None, _) => Err(Problem::bad_request("lat", "lat is missing (lon was given)")),
-            (None, Some(_), _) => Err(Problem::bad_request("lon", "lon is missing (lat was given)")),
+            (Some(_), None, _) => Err(Problem::bad_request(
+                "lat",
+                "lat is missing (lon was given)",
+            )),
+            (None, Some(_), _) => Err(Problem::bad_request(
+                "lon",
+                "lon is missing (lat was given)",
+            )),
             (None, None, None) => Err(Problem::bad_request(
                 "lon",
                 "give a point (lon and lat) or an address",
@@ -105,18 +115,32 @@ impl LookupParams {
 }
 
 /// Answers one query against a snapshot.
-pub fn resolve(snapshot: &Snapshot, query: &Query, tolerance_m: f64, vis: Visibility) -> Result<Answer, Problem> {
+pub fn resolve(
+    snapshot: &Snapshot,
+    query: &Query,
+    tolerance_m: f64,
+    vis: Visibility,
+) -> Result<Answer, Problem> {
     match query {
         Query::Point { lon, lat, crs: c } => {
             let (x, y) = crs::to_wgs84(*c, *lon, *lat);
-            snapshot.answer_point(x, y, tolerance_m, vis).ok_or_else(|| {
-                Problem::not_covered(format!("no grid covers the point lon={lon}, lat={lat} ({c})"))
-            })
+            snapshot
+                .answer_point(x, y, tolerance_m, vis)
+                .ok_or_else(|| {
+                    Problem::not_covered(format!(
+                        "no grid covers the point lon={lon}, lat={lat} ({c})"
+                    ))
+                })
         }
         Query::Address(text) => match snapshot.spatial.addresses.lookup(text) {
             Ok(hit) => snapshot
                 .answer_building(hit.building, tolerance_m, vis)
-                .ok_or_else(|| Problem::not_covered(format!("no grid covers the building at '{}'", hit.matched))),
+                .ok_or_else(|| {
+                    Problem::not_covered(format!(
+                        "no grid covers the building at '{}'",
+                        hit.matched
+                    ))
+                }),
             Err(miss) => {
                 let suggestions: Vec<Value> = miss
                     .suggestions
@@ -191,7 +215,13 @@ pub async fn building_coverage(
 ) -> Result<Json<Answer>, Problem> {
     let tolerance = parse_tolerance(params.tolerance_m.as_deref())?;
     let snapshot = state.atlas.snapshot();
-    resolve(&snapshot, &Query::Building(id), tolerance, caller.visibility()).map(Json)
+    resolve(
+        &snapshot,
+        &Query::Building(id),
+        tolerance,
+        caller.visibility(),
+    )
+    .map(Json)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -219,11 +249,18 @@ pub struct BatchResponse {
     pub results: Vec<BatchResult>,
 }
 
-fn number_field(item: &serde_json::Map<String, Value>, key: &str, limit: f64) -> Result<f64, Problem> {
+fn number_field(
+    item: &serde_json::Map<String, Value>,
+    key: &str,
+    limit: f64,
+) -> Result<f64, Problem> {
     match item.get(key) {
         Some(Value::Number(n)) => parse_coordinate(key, &n.to_string(), limit),
         Some(Value::String(s)) => parse_coordinate(key, s, limit),
-        Some(other) => Err(Problem::bad_request(key, format!("{key} must be a number, not {other}"))),
+        Some(other) => Err(Problem::bad_request(
+            key,
+            format!("{key} must be a number, not {other}"),
+        )),
         None => Err(Problem::bad_request(key, format!("{key} is missing"))),
     }
 }
@@ -231,12 +268,18 @@ fn number_field(item: &serde_json::Map<String, Value>, key: &str, limit: f64) ->
 /// Parses one batch item; an item's error stays in its own slot.
 pub fn batch_item(item: &Value) -> Result<Query, Problem> {
     let Value::Object(map) = item else {
-        return Err(Problem::bad_request("item", "each item must be a JSON object"));
+        return Err(Problem::bad_request(
+            "item",
+            "each item must be a JSON object",
+        ));
     };
     let text = |key: &str| match map.get(key) {
         Some(Value::String(s)) => Ok(Some(s.clone())),
         None | Some(Value::Null) => Ok(None),
-        Some(other) => Err(Problem::bad_request(key, format!("{key} must be a string, not {other}"))),
+        Some(other) => Err(Problem::bad_request(
+            key,
+            format!("{key} must be a string, not {other}"),
+        )),
     };
     let (address, building, crs) = (text("address")?, text("building")?, text("crs")?);
     let has_point = map.contains_key("lon") || map.contains_key("lat");
@@ -290,17 +333,19 @@ pub async fn batch(
         request
             .items
             .iter()
-            .map(|item| match batch_item(item).and_then(|q| resolve(&snapshot, &q, tolerance, vis)) {
-                Ok(answer) => BatchResult {
-                    status: 200,
-                    answer: Some(answer),
-                    problem: None,
-                },
-                Err(problem) => BatchResult {
-                    status: problem.status,
-                    answer: None,
-                    problem: Some(problem),
-                },
+            .map(|item| {
+                match batch_item(item).and_then(|q| resolve(&snapshot, &q, tolerance, vis)) {
+                    Ok(answer) => BatchResult {
+                        status: 200,
+                        answer: Some(answer),
+                        problem: None,
+                    },
+                    Err(problem) => BatchResult {
+                        status: problem.status,
+                        answer: None,
+                        problem: Some(problem),
+                    },
+                }
             })
             .collect()
     })

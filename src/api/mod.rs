@@ -95,12 +95,19 @@ pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
-        .allow_headers([header::IF_NONE_MATCH, header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([
+            header::IF_NONE_MATCH,
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+        ])
         .expose_headers([header::ETAG]);
     Router::new()
         .route("/v1/lookup", get(lookup::lookup))
         .route("/v1/lookup/batch", post(lookup::batch))
-        .route("/v1/buildings/{id}/coverage", get(lookup::building_coverage))
+        .route(
+            "/v1/buildings/{id}/coverage",
+            get(lookup::building_coverage),
+        )
         .route("/v1/layers/{level}", get(layers::get_layer))
         .route("/v1/grids", get(grids::list_grids))
         .route("/v1/grids/{code}", get(grids::get_grid))

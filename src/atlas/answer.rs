@@ -143,14 +143,33 @@ pub struct Answer {
 
 impl Snapshot {
     /// The answer for a WGS84 point, or `None` when no grid covers it.
-    pub fn answer_point(&self, lon: f64, lat: f64, tolerance_m: f64, vis: Visibility) -> Option<Answer> {
+    pub fn answer_point(
+        &self,
+        lon: f64,
+        lat: f64,
+        tolerance_m: f64,
+        vis: Visibility,
+    ) -> Option<Answer> {
         let hit = self.spatial.locate(lon, lat)?;
         let building = self.spatial.building_at(lon, lat);
-        Some(self.answer_at(lon, lat, hit.grid, hit.on_border, building, tolerance_m, vis))
+        Some(self.answer_at(
+            lon,
+            lat,
+            hit.grid,
+            hit.on_border,
+            building,
+            tolerance_m,
+            vis,
+        ))
     }
 
     /// The answer for a building: its grid chain, answered at a point inside its footprint.
-    pub fn answer_building(&self, building: u32, tolerance_m: f64, vis: Visibility) -> Option<Answer> {
+    pub fn answer_building(
+        &self,
+        building: u32,
+        tolerance_m: f64,
+        vis: Visibility,
+    ) -> Option<Answer> {
         let entry = self.spatial.buildings.get(building as usize)?;
         let (lon, lat) = (entry.anchor.x, entry.anchor.y);
         let (grid, on_border) = match entry.grid {
@@ -205,7 +224,10 @@ impl Snapshot {
             building,
             leaders,
             service_team: self.team_with_fallback(&chain, vis),
-            escalation: chain.iter().map(|&g| self.escalation_step(g, vis)).collect(),
+            escalation: chain
+                .iter()
+                .map(|&g| self.escalation_step(g, vis))
+                .collect(),
             border: self.border(lon, lat, grid, on_border, &chain, tolerance_m),
         }
     }
@@ -236,7 +258,13 @@ impl Snapshot {
         }
     }
 
-    fn leader_ref(&self, person: &Person, grid: u32, inherited: bool, vis: Visibility) -> LeaderRef {
+    fn leader_ref(
+        &self,
+        person: &Person,
+        grid: u32,
+        inherited: bool,
+        vis: Visibility,
+    ) -> LeaderRef {
         LeaderRef {
             name: person.name.clone(),
             grid_code: self.spatial.grid(grid).code.clone(),
@@ -247,7 +275,12 @@ impl Snapshot {
     }
 
     /// Territorial fallback: the role as held in the innermost grid that has it filled.
-    fn leader_with_fallback(&self, chain: &[u32], role: LeaderRole, vis: Visibility) -> Option<LeaderRef> {
+    fn leader_with_fallback(
+        &self,
+        chain: &[u32],
+        role: LeaderRole,
+        vis: Visibility,
+    ) -> Option<LeaderRef> {
         chain.iter().enumerate().find_map(|(depth, &g)| {
             self.roster
                 .leader(g, role)
@@ -279,7 +312,15 @@ impl Snapshot {
         }
     }
 
-    fn border(&self, lon: f64, lat: f64, grid: u32, on_border: bool, chain: &[u32], tolerance_m: f64) -> Border {
+    fn border(
+        &self,
+        lon: f64,
+        lat: f64,
+        grid: u32,
+        on_border: bool,
+        chain: &[u32],
+        tolerance_m: f64,
+    ) -> Border {
         let geometry = &self.spatial.grid(grid).geometry;
         let distance_m = if on_border {
             0.0

@@ -46,7 +46,10 @@ impl Roster {
         let mut dangling = Vec::new();
         let mut leader_slots = vec![[None, None]; grid_count];
         for a in &leaders {
-            match (spatial.grid_index(&a.grid_code), person_by_id.get(a.person_id.as_str())) {
+            match (
+                spatial.grid_index(&a.grid_code),
+                person_by_id.get(a.person_id.as_str()),
+            ) {
                 (Some(g), Some(&p)) => leader_slots[g as usize][role_slot(a.role)] = Some(p),
                 _ => dangling.push(format!(
                     "leader {} of grid {} names an unknown grid or person",
@@ -94,7 +97,10 @@ impl Roster {
 
     /// A person by id (people are sorted by id).
     pub fn person(&self, id: &str) -> Option<&Person> {
-        let i = self.people.binary_search_by(|p| p.id.as_str().cmp(id)).ok()?;
+        let i = self
+            .people
+            .binary_search_by(|p| p.id.as_str().cmp(id))
+            .ok()?;
         self.people.get(i)
     }
 

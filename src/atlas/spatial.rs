@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use geo::{BoundingRect, CoordPos, CoordinatePosition, Coord, InteriorPoint, MultiPolygon, Rect};
+use geo::coordinate_position::CoordPos;
+use geo::{BoundingRect, Coord, CoordinatePosition, InteriorPoint, MultiPolygon, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
@@ -90,7 +91,10 @@ impl Spatial {
         let grids: Vec<GridEntry> = grids
             .into_iter()
             .map(|g| GridEntry {
-                parent: g.parent_code.as_ref().and_then(|p| grid_by_code.get(p).copied()),
+                parent: g
+                    .parent_code
+                    .as_ref()
+                    .and_then(|p| grid_by_code.get(p).copied()),
                 bbox: rect_of(&g.geometry),
                 code: g.code,
                 name: g.name,
@@ -119,7 +123,10 @@ impl Spatial {
         let buildings: Vec<BuildingEntry> = buildings
             .into_iter()
             .map(|b| BuildingEntry {
-                grid: b.grid_code.as_ref().and_then(|c| grid_by_code.get(c).copied()),
+                grid: b
+                    .grid_code
+                    .as_ref()
+                    .and_then(|c| grid_by_code.get(c).copied()),
                 anchor: b
                     .footprint
                     .interior_point()
@@ -190,7 +197,9 @@ impl Spatial {
     }
 
     pub fn buildings_of(&self, grid: u32) -> &[u32] {
-        self.buildings_of_grid.get(grid as usize).map_or(&[], Vec::as_slice)
+        self.buildings_of_grid
+            .get(grid as usize)
+            .map_or(&[], Vec::as_slice)
     }
 
     pub fn building_index(&self, id: &str) -> Option<u32> {
@@ -223,8 +232,11 @@ impl Spatial {
             let better = match best {
                 None => true,
                 Some((level, border, j)) => {
-                    (candidate.0, std::cmp::Reverse(candidate.1), std::cmp::Reverse(candidate.2))
-                        > (level, std::cmp::Reverse(border), std::cmp::Reverse(j))
+                    (
+                        candidate.0,
+                        std::cmp::Reverse(candidate.1),
+                        std::cmp::Reverse(candidate.2),
+                    ) > (level, std::cmp::Reverse(border), std::cmp::Reverse(j))
                 }
             };
             if better {

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::{ImportError, InputProblem, read_feature_collection, read_text};
 use crate::geometry::validity::multipolygon_from_geojson;
 use crate::model::{
-    Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole, Person,
-    ServiceTeam, TeamMember, Workload,
+    Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole, Person, ServiceTeam,
+    TeamMember, Workload,
 };
 
 pub const GRIDS_FILE: &str = "grids.geojson";
@@ -63,7 +63,9 @@ impl Props<'_> {
             None | Some(JsonValue::Null) => Ok(None),
             Some(JsonValue::String(s)) if s.trim().is_empty() => Ok(None),
             Some(JsonValue::String(s)) => Ok(Some(s.trim().to_string())),
-            Some(other) => Err(self.problem(format!("property '{key}' must be a string, not {other}"))),
+            Some(other) => {
+                Err(self.problem(format!("property '{key}' must be a string, not {other}")))
+            }
         }
     }
 
@@ -82,7 +84,9 @@ impl Props<'_> {
                     other => Err(self.problem(format!("'{key}' must hold strings, not {other}"))),
                 })
                 .collect(),
-            Some(other) => Err(self.problem(format!("property '{key}' must be an array of strings, not {other}"))),
+            Some(other) => Err(self.problem(format!(
+                "property '{key}' must be an array of strings, not {other}"
+            ))),
         }
     }
 
@@ -92,7 +96,11 @@ impl Props<'_> {
             Some(v) => v
                 .as_u64()
                 .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| self.problem(format!("property '{key}' must be a whole number ≥ 0, not {v}"))),
+                .ok_or_else(|| {
+                    self.problem(format!(
+                        "property '{key}' must be a whole number ≥ 0, not {v}"
+                    ))
+                }),
         }
     }
 
@@ -102,7 +110,9 @@ impl Props<'_> {
             Some(v) => v
                 .as_f64()
                 .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| self.problem(format!("property '{key}' must be a number ≥ 0, not {v}"))),
+                .ok_or_else(|| {
+                    self.problem(format!("property '{key}' must be a number ≥ 0, not {v}"))
+                }),
         }
     }
 }
@@ -128,7 +138,8 @@ pub fn parse_date_or_timestamp(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-const EMPTY: &JsonObject = &JsonObject::new();
+/// Properties of a feature that has none.
+static EMPTY: std::sync::LazyLock<JsonObject> = std::sync::LazyLock::new(JsonObject::new);
 
 fn features(path: &Path) -> Result<Vec<Feature>, ImportError> {
     Ok(read_feature_collection(path)?.features)
@@ -140,7 +151,7 @@ fn read_grids(path: &Path, problems: &mut Vec<InputProblem>) -> Result<Vec<Grid>
         let props = Props {
             file: GRIDS_FILE,
             label: label_of(f, "code", i),
-            map: f.properties.as_ref().unwrap_or(EMPTY),
+            map: f.properties.as_ref().unwrap_or(&EMPTY),
         };
         match grid_from_feature(f, &props) {
             Ok(g) => out.push(g),
@@ -163,8 +174,11 @@ fn grid_from_feature(f: &Feature, props: &Props) -> Result<Grid, InputProblem> {
     let level = GridLevel::from_str(&level).map_err(|e| props.problem(e))?;
     let valid_from = match props.opt_str("valid_from")? {
         None => DateTime::<Utc>::UNIX_EPOCH,
-        Some(s) => parse_date_or_timestamp(&s)
-            .ok_or_else(|| props.problem(format!("valid_from '{s}' is not a date or RFC 3339 timestamp")))?,
+        Some(s) => parse_date_or_timestamp(&s).ok_or_else(|| {
+            props.problem(format!(
+                "valid_from '{s}' is not a date or RFC 3339 timestamp"
+            ))
+        })?,
     };
     Ok(Grid {
         code: props.str("code")?,
@@ -178,13 +192,16 @@ fn grid_from_feature(f: &Feature, props: &Props) -> Result<Grid, InputProblem> {
     })
 }
 
-fn read_buildings(path: &Path, problems: &mut Vec<InputProblem>) -> Result<Vec<Building>, ImportError> {
+fn read_buildings(
+    path: &Path,
+    problems: &mut Vec<InputProblem>,
+) -> Result<Vec<Building>, ImportError> {
     let mut out = Vec::new();
     for (i, f) in features(path)?.iter().enumerate() {
         let props = Props {
             file: BUILDINGS_FILE,
             label: label_of(f, "id", i),
-            map: f.properties.as_ref().unwrap_or(EMPTY),
+            map: f.properties.as_ref().unwrap_or(&EMPTY),
         };
         match building_from_feature(f, &props) {
             Ok(b) => out.push(b),
@@ -219,7 +236,9 @@ fn read_csv<T: for<'de> Deserialize<'de>>(
     problems: &mut Vec<InputProblem>,
 ) -> Result<Vec<T>, ImportError> {
     let text = read_text(path)?;
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let mut out = Vec::new();
     for (i, row) in reader.deserialize::<T>().enumerate() {
         match row {
@@ -298,7 +317,10 @@ struct TeamRow {
     members: Vec<TeamMember>,
 }
 
-fn read_teams(path: &Path, _problems: &mut [InputProblem]) -> Result<Vec<ServiceTeam>, ImportError> {
+fn read_teams(
+    path: &Path,
+    _problems: &mut [InputProblem],
+) -> Result<Vec<ServiceTeam>, ImportError> {
     let text = read_text(path)?;
     let rows: Vec<TeamRow> = serde_json::from_str(&text).map_err(|e| ImportError::Syntax {
         path: path.to_path_buf(),

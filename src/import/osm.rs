@@ -29,7 +29,10 @@ pub struct OsmReport {
 }
 
 /// Reads the file and attaches every building to its grid. Nothing is written here.
-pub fn read_buildings(path: &Path, spatial: &Spatial) -> Result<(Vec<Building>, OsmReport), ImportError> {
+pub fn read_buildings(
+    path: &Path,
+    spatial: &Spatial,
+) -> Result<(Vec<Building>, OsmReport), ImportError> {
     let file = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -111,7 +114,12 @@ fn osm_id(feature: &Feature, tags: &JsonObject) -> Option<String> {
 fn door_plate(street: &str, number: &str) -> String {
     let number = number.trim();
     let needs_hao = number.chars().last().is_some_and(|c| c.is_ascii_digit());
-    format!("{}{}{}", street.trim(), number, if needs_hao { "号" } else { "" })
+    format!(
+        "{}{}{}",
+        street.trim(),
+        number,
+        if needs_hao { "号" } else { "" }
+    )
 }
 
 fn building_from(feature: &Feature, props: &Props) -> Result<Building, InputProblem> {
@@ -129,13 +137,20 @@ fn building_from(feature: &Feature, props: &Props) -> Result<Building, InputProb
         .opt_str("name")?
         .or_else(|| name_zh.clone())
         .unwrap_or_else(|| props.label.clone());
-    let mut aliases: Vec<String> = [name_zh, props.opt_str("alt_name")?, props.opt_str("old_name")?]
-        .into_iter()
-        .flatten()
-        .filter(|a| *a != name)
-        .collect();
+    let mut aliases: Vec<String> = [
+        name_zh,
+        props.opt_str("alt_name")?,
+        props.opt_str("old_name")?,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|a| *a != name)
+    .collect();
     aliases.dedup();
-    let addresses = match (props.opt_str("addr:street")?, props.opt_str("addr:housenumber")?) {
+    let addresses = match (
+        props.opt_str("addr:street")?,
+        props.opt_str("addr:housenumber")?,
+    ) {
         (Some(street), Some(number)) => vec![door_plate(&street, &number)],
         _ => Vec::new(),
     };

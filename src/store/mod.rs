@@ -5,18 +5,19 @@
 //! in the audit log.
 
 mod geometry_codec;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::model::{Building, Dataset, Person, ServiceTeam, LeaderAssignment};
+use crate::model::{Building, Dataset, LeaderAssignment, Person, ServiceTeam};
 
 pub use geometry_codec::{decode_multipolygon, encode_multipolygon};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unsupported database URL '{0}' (expected sqlite://PATH)")]
+    #[error("unsupported database URL '{0}' (expected sqlite://PATH or postgres://USER@HOST/DB)")]
     UnsupportedUrl(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -37,10 +38,19 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Unavailable(_) => true,
-            StoreError::Database(e) => matches!(
-                e,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            ),
+            StoreError::Database(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // PostgreSQL: connection exceptions (class 08) and operator intervention
+                // (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+                _ => false,
+            },
             _ => false,
         }
     }
@@ -98,6 +108,21 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a whole dataset into an empty store, in one transaction.
     async fn seed(&self, dataset: &Dataset, actor: &str) -> Result<(), StoreError>;
 
+    /// As [`Store::seed`], calling `progress(rows_written, rows_total)` as it goes (for an
+    /// import's progress bar). Nothing is visible to readers before the final commit.
+    async fn seed_with_progress(
+        &self,
+        dataset: &Dataset,
+        actor: &str,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<(), StoreError> {
+        let total = seed_rows(dataset);
+        progress(0, total);
+        self.seed(dataset, actor).await?;
+        progress(total, total);
+        Ok(())
+    }
+
     /// Replaces both leader roles of a grid, closing the current assignments at `at`.
     async fn replace_leaders(
         &self,
@@ -113,12 +138,36 @@ pub trait Store: Send + Sync + 'static {
         buildings: &[Building],
         actor: &str,
     ) -> Result<UpsertReport, StoreError>;
+
+    /// Notifications of changes committed by anyone (another instance, SQL typed into the
+    /// database), for [`crate::sync::spawn_change_listener`]. `None` when the backend has no
+    /// such feed (SQLite: this process is the only writer). The channel closes when the feed's
+    /// connection is lost for good; subscribe again (and reload in full) to resume.
+    async fn subscribe_changes(&self) -> Result<Option<crate::sync::ChangeFeed>, StoreError> {
+        Ok(None)
+    }
 }
 
-/// Opens the store a database URL names: `sqlite://PATH` (the embedded default).
+/// The rows a seed of `ds` writes (grids, buildings, people, leaders, teams, team members and
+/// team assignments): the total of [`Store::seed_with_progress`].
+pub fn seed_rows(ds: &Dataset) -> u64 {
+    let team_rows: usize = ds
+        .teams
+        .iter()
+        .map(|t| 1 + t.members.len() + t.grid_codes.len())
+        .sum();
+    (ds.grids.len() + ds.buildings.len() + ds.people.len() + ds.leaders.len() + team_rows) as u64
+}
+
+/// Opens the store a database URL names: `sqlite://PATH` (the embedded default) or
+/// `postgres://…` / `postgresql://…` (PostgreSQL with PostGIS, shared by several instances).
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(
+            postgres::PostgresStore::open(url).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_string()))
     }

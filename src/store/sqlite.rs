@@ -6,15 +6,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, SqlitePool, Transaction, Sqlite};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::{
     Attributes, LeaderChange, PersonRef, Store, StoreError, UpsertReport, decode_multipolygon,
     encode_multipolygon,
 };
 use crate::model::{
-    Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole, Person,
-    ServiceTeam, TeamMember, Workload,
+    Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole, Person, ServiceTeam,
+    TeamMember, Workload,
 };
 
 pub struct SqliteStore {
@@ -83,9 +83,15 @@ fn building_from_row(row: &SqliteRow) -> Result<Building, StoreError> {
         grid_code: row.try_get("grid_code")?,
         footprint: decode_multipolygon(row.try_get::<&[u8], _>("footprint")?)?,
         workload: Workload {
-            enterprises: row.try_get::<i64, _>("enterprises")?.try_into().unwrap_or(0),
+            enterprises: row
+                .try_get::<i64, _>("enterprises")?
+                .try_into()
+                .unwrap_or(0),
             employees: row.try_get::<i64, _>("employees")?.try_into().unwrap_or(0),
-            party_members: row.try_get::<i64, _>("party_members")?.try_into().unwrap_or(0),
+            party_members: row
+                .try_get::<i64, _>("party_members")?
+                .try_into()
+                .unwrap_or(0),
             floor_area_m2: row.try_get("floor_area_m2")?,
         },
     })
@@ -162,7 +168,10 @@ async fn current_leaders(
     .await?;
     let mut out = serde_json::Map::new();
     for row in rows {
-        out.insert(row.try_get("role")?, json!(row.try_get::<String, _>("person_id")?));
+        out.insert(
+            row.try_get("role")?,
+            json!(row.try_get::<String, _>("person_id")?),
+        );
     }
     Ok(serde_json::Value::Object(out))
 }
@@ -427,7 +436,15 @@ impl Store for SqliteStore {
             .await?;
         }
         let after = current_leaders(&mut tx, grid_code).await?;
-        audit(&mut tx, actor, "replace_leaders", grid_code, Some(before), Some(after)).await?;
+        audit(
+            &mut tx,
+            actor,
+            "replace_leaders",
+            grid_code,
+            Some(before),
+            Some(after),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -460,7 +477,15 @@ impl Store for SqliteStore {
         }
         if report.inserted + report.updated > 0 {
             let after = json!({"inserted": report.inserted, "updated": report.updated});
-            audit(&mut tx, actor, "upsert_buildings", "buildings", None, Some(after)).await?;
+            audit(
+                &mut tx,
+                actor,
+                "upsert_buildings",
+                "buildings",
+                None,
+                Some(after),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(report)

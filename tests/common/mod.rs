@@ -109,13 +109,22 @@ impl App {
             builder = builder.header(*k, *v);
         }
         let has_body = body.is_some();
-        if has_body && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if has_body
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
         }
         let request = builder
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .expect("request");
-        let response = self.router.clone().oneshot(request).await.expect("router answers");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
         let status = response.status();
         let headers = response.headers().clone();
         let body = response
@@ -148,8 +157,13 @@ impl App {
             .as_deref()
             .map(|a| vec![("authorization", a)])
             .unwrap_or_default();
-        self.request(Method::POST, uri, &headers, Some(body.to_string().into_bytes()))
-            .await
+        self.request(
+            Method::POST,
+            uri,
+            &headers,
+            Some(body.to_string().into_bytes()),
+        )
+        .await
     }
 
     pub async fn put_json(&self, uri: &str, body: &Value, token: Option<&str>) -> Reply {
@@ -158,8 +172,13 @@ impl App {
             .as_deref()
             .map(|a| vec![("authorization", a)])
             .unwrap_or_default();
-        self.request(Method::PUT, uri, &headers, Some(body.to_string().into_bytes()))
-            .await
+        self.request(
+            Method::PUT,
+            uri,
+            &headers,
+            Some(body.to_string().into_bytes()),
+        )
+        .await
     }
 }
 
@@ -175,7 +194,9 @@ pub fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.as_bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(*b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(*b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

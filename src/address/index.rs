@@ -1,0 +1,836 @@
+//! The address and building-name index.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::parse::{Parsed, parse, push_sub};
+use super::road::{RoadKey, analyze_zh_road, zh_base_variants};
+use super::text::name_key;
+use super::{AddressError, AddressHit, AddressMiss, MatchKind, Suggestion};
+
+/// Most suggestions a miss carries.
+const MAX_SUGGESTIONS: usize = 5;
+/// Most pinyin readings a Chinese road is registered under.
+const MAX_READINGS: usize = 8;
+/// Entries looked at on each side of the query's house number.
+const NEAR_WINDOW: usize = 16;
+/// Least Jaro-Winkler similarity for a road or name to be suggested.
+const MIN_ROAD_SIMILARITY: f64 = 0.75;
+const MIN_NAME_SIMILARITY: f64 = 0.75;
+const NO_NEXT: u32 = u32::MAX;
+
+/// FxHash-style hasher: the keys are built from the trusted snapshot, queries
+/// only probe, so a fast non-keyed hash is fine.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.add(u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct AddrKey {
+    road: u32,
+    /// 0: no lane.
+    lane: u32,
+    /// 0: the whole lane (an address like 南京西路1394弄).
+    number: u32,
+    /// Packed letters, 0: none.
+    sub: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Road {
+    key: RoadKey,
+    /// Chinese name as indexed (南京西路); None for roads indexed in English.
+    zh: Option<Box<str>>,
+    /// Entry ids sorted by position along the road.
+    entries: Vec<u32>,
+}
+
+impl Road {
+    fn display(&self) -> Cow<'_, str> {
+        match &self.zh {
+            Some(zh) => Cow::Borrowed(zh),
+            None => Cow::Owned(self.key.english()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RoadRef {
+    road: u32,
+    /// Registered under its most common reading (not another pinyin reading).
+    primary: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    road: u32,
+    lane: u32,
+    number: u32,
+    sub: u32,
+    building: u32,
+    /// Next entry with the same key (the same address given to several buildings).
+    next: u32,
+}
+
+impl Entry {
+    /// Position along the road: a lane sits at its lane number.
+    fn pos(&self) -> u32 {
+        if self.lane != 0 {
+            self.lane
+        } else {
+            self.number
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct NameEntry {
+    display: Box<str>,
+    key: Box<str>,
+    chars: u32,
+    building: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Tables {
+    roads: Vec<Road>,
+    road_keys: FxMap<RoadKey, Vec<RoadRef>>,
+    zh_roads: FxMap<Box<str>, u32>,
+    addrs: FxMap<AddrKey, u32>,
+    entries: Vec<Entry>,
+    names: Vec<NameEntry>,
+    name_map: FxMap<Box<str>, Vec<u32>>,
+}
+
+/// Collects addresses and names, then [`build`](Self::build)s the index.
+#[derive(Debug, Clone, Default)]
+pub struct AddressIndexBuilder {
+    t: Tables,
+}
+
+impl AddressIndexBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A door-plate address of building number `building` (an index into the
+    /// snapshot's building list). An address may name a whole lane
+    /// (南京西路1394弄). Adding the same address for the same building twice is
+    /// a no-op; for another building, lookups of it become ambiguous.
+    pub fn add_address(&mut self, address: &str, building: u32) -> Result<(), AddressError> {
+        let p = parse(address)?;
+        if p.number.is_none() && p.lane.is_none() {
+            return Err(AddressError::NoHouseNumber);
+        }
+        let road = self.road_for(&p);
+        let key = AddrKey {
+            road,
+            lane: p.lane.unwrap_or(0),
+            number: p.number.unwrap_or(0),
+            sub: p.sub,
+        };
+        let t = &mut self.t;
+        let id = u32::try_from(t.entries.len()).unwrap_or(NO_NEXT);
+        if id == NO_NEXT {
+            return Err(AddressError::UnknownForm("the index is full".into()));
+        }
+        let entry = Entry {
+            road,
+            lane: key.lane,
+            number: key.number,
+            sub: key.sub,
+            building,
+            next: NO_NEXT,
+        };
+        match t.addrs.get(&key) {
+            None => {
+                t.addrs.insert(key, id);
+                t.entries.push(entry);
+            }
+            Some(&first) => {
+                let mut cur = first as usize;
+                while let Some(e) = t.entries.get(cur) {
+                    if e.building == building {
+                        return Ok(());
+                    }
+                    if e.next == NO_NEXT {
+                        break;
+                    }
+                    cur = e.next as usize;
+                }
+                if let Some(e) = t.entries.get_mut(cur) {
+                    e.next = id;
+                }
+                t.entries.push(entry);
+            }
+        }
+        Ok(())
+    }
+
+    fn road_for(&mut self, p: &Parsed) -> u32 {
+        let t = &mut self.t;
+        if let Some(zh) = &p.road_zh {
+            if let Some(&id) = t.zh_roads.get(zh.as_str()) {
+                return id;
+            }
+            let id = t.roads.len() as u32;
+            t.roads.push(Road {
+                key: p.road.clone(),
+                zh: Some(zh.as_str().into()),
+                entries: Vec::new(),
+            });
+            t.zh_roads.insert(zh.as_str().into(), id);
+            register(&mut t.road_keys, p.road.clone(), id, true);
+            if let Some(zr) = analyze_zh_road(zh) {
+                for base in zh_base_variants(zr.base, MAX_READINGS) {
+                    if base != p.road.base {
+                        let key = RoadKey {
+                            base,
+                            ..p.road.clone()
+                        };
+                        register(&mut t.road_keys, key, id, false);
+                    }
+                }
+            }
+            id
+        } else {
+            if let Some(r) = t
+                .road_keys
+                .get(&p.road)
+                .and_then(|refs| refs.iter().find(|r| r.primary))
+            {
+                return r.road;
+            }
+            let id = t.roads.len() as u32;
+            t.roads.push(Road {
+                key: p.road.clone(),
+                zh: None,
+                entries: Vec::new(),
+            });
+            register(&mut t.road_keys, p.road.clone(), id, true);
+            id
+        }
+    }
+
+    /// A building name or alias (Chinese or English): "恒隆广场", "Plaza 66".
+    /// Names that normalise to nothing (only punctuation) are ignored.
+    pub fn add_name(&mut self, name: &str, building: u32) {
+        let display = name.trim();
+        if display.chars().count() > super::MAX_QUERY_CHARS {
+            return;
+        }
+        let key = name_key(display);
+        if key.is_empty() {
+            return;
+        }
+        let t = &mut self.t;
+        let ids = t.name_map.entry(key.as_str().into()).or_default();
+        if ids.iter().any(|&i| {
+            t.names
+                .get(i as usize)
+                .is_some_and(|n| n.building == building)
+        }) {
+            return;
+        }
+        ids.push(t.names.len() as u32);
+        t.names.push(NameEntry {
+            display: display.into(),
+            chars: key.chars().count() as u32,
+            key: key.into(),
+            building,
+        });
+    }
+
+    pub fn build(self) -> AddressIndex {
+        let mut t = self.t;
+        for (i, e) in t.entries.iter().enumerate() {
+            if let Some(r) = t.roads.get_mut(e.road as usize) {
+                r.entries.push(i as u32);
+            }
+        }
+        let entries = &t.entries;
+        for r in &mut t.roads {
+            r.entries.sort_unstable_by_key(|&i| {
+                let e = &entries[i as usize];
+                (e.pos(), e.lane, e.number, e.sub, e.building)
+            });
+            r.entries.shrink_to_fit();
+        }
+        t.addrs.shrink_to_fit();
+        t.entries.shrink_to_fit();
+        AddressIndex { t }
+    }
+}
+
+fn register(map: &mut FxMap<RoadKey, Vec<RoadRef>>, key: RoadKey, road: u32, primary: bool) {
+    let refs = map.entry(key).or_default();
+    if let Some(r) = refs.iter_mut().find(|r| r.road == road) {
+        r.primary |= primary;
+    } else {
+        refs.push(RoadRef { road, primary });
+    }
+}
+
+/// English rendering of an address on a road given by its English name.
+pub(crate) fn render_en(road: &str, lane: Option<u32>, number: Option<u32>, sub: u32) -> String {
+    let mut s = String::with_capacity(road.len() + 24);
+    match (lane, number) {
+        (None, Some(n)) => {
+            let _ = write!(s, "{n}");
+            push_sub(&mut s, sub);
+            s.push(' ');
+        }
+        (Some(l), Some(n)) => {
+            let _ = write!(s, "No. {n}");
+            push_sub(&mut s, sub);
+            let _ = write!(s, ", Lane {l}, ");
+        }
+        (Some(l), None) => {
+            let _ = write!(s, "Lane {l}, ");
+        }
+        (None, None) => {}
+    }
+    s.push_str(road);
+    s
+}
+
+/// A few ids without allocating.
+#[derive(Default)]
+struct Small {
+    ids: [u32; 8],
+    len: usize,
+}
+
+impl Small {
+    fn push(&mut self, id: u32) {
+        if self.len < self.ids.len() && !self.as_slice().contains(&id) {
+            self.ids[self.len] = id;
+            self.len += 1;
+        }
+    }
+    fn as_slice(&self) -> &[u32] {
+        &self.ids[..self.len]
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The immutable address and name index. `Send + Sync`; share it by `Arc`.
+#[derive(Debug, Clone)]
+pub struct AddressIndex {
+    t: Tables,
+}
+
+impl AddressIndex {
+    /// Number of indexed entries: distinct (address, building) pairs plus
+    /// distinct (name, building) pairs.
+    pub fn len(&self) -> usize {
+        self.t.entries.len() + self.t.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of distinct (address, building) pairs.
+    pub fn address_count(&self) -> usize {
+        self.t.entries.len()
+    }
+
+    /// Number of distinct (name, building) pairs.
+    pub fn name_count(&self) -> usize {
+        self.t.names.len()
+    }
+
+    /// Resolves an address (Chinese, pinyin or English) or a building name.
+    pub fn lookup(&self, query: &str) -> Result<AddressHit, AddressMiss> {
+        match parse(query) {
+            Err(e @ (AddressError::Empty | AddressError::TooLong { .. })) => Err(AddressMiss {
+                reason: e.to_string(),
+                suggestions: Vec::new(),
+            }),
+            Err(e) => match self.exact_name(query) {
+                Some(r) => r,
+                None => Err(self.name_miss(query, &e)),
+            },
+            Ok(p) => match self.lookup_parsed(&p) {
+                Ok(hit) => Ok(hit),
+                Err(miss) => match self.exact_name(query) {
+                    Some(r) => r,
+                    None => Err(miss),
+                },
+            },
+        }
+    }
+
+    fn entry(&self, id: u32) -> Option<&Entry> {
+        self.t.entries.get(id as usize)
+    }
+
+    fn entry_text(&self, id: u32) -> String {
+        let Some(e) = self.entry(id) else {
+            return String::new();
+        };
+        let Some(road) = self.t.roads.get(e.road as usize) else {
+            return String::new();
+        };
+        let lane = (e.lane != 0).then_some(e.lane);
+        let number = (e.number != 0).then_some(e.number);
+        match &road.zh {
+            Some(zh) => {
+                let mut s = String::with_capacity(zh.len() + 16);
+                s.push_str(zh);
+                if let Some(l) = lane {
+                    let _ = write!(s, "{l}弄");
+                }
+                if let Some(n) = number {
+                    let _ = write!(s, "{n}号");
+                }
+                push_sub(&mut s, e.sub);
+                s
+            }
+            None => render_en(&road.key.english(), lane, number, e.sub),
+        }
+    }
+
+    fn hit(&self, id: u32) -> AddressHit {
+        AddressHit {
+            building: self.entry(id).map_or(0, |e| e.building),
+            matched: self.entry_text(id),
+            kind: MatchKind::Address,
+        }
+    }
+
+    fn suggestion(&self, id: u32) -> Suggestion {
+        Suggestion {
+            building: self.entry(id).map_or(0, |e| e.building),
+            text: self.entry_text(id),
+        }
+    }
+
+    fn push_refs(&self, key: &RoadKey, only_english: bool, out: &mut Small) {
+        let Some(refs) = self.t.road_keys.get(key) else {
+            return;
+        };
+        let any_primary = refs.iter().any(|r| r.primary);
+        for r in refs {
+            if !r.primary && any_primary {
+                continue;
+            }
+            let english = self
+                .t
+                .roads
+                .get(r.road as usize)
+                .is_some_and(|road| road.zh.is_none());
+            if !only_english || english {
+                out.push(r.road);
+            }
+        }
+    }
+
+    /// Roads the query may mean. A Chinese road name must match a Chinese
+    /// road exactly (a homophone is only suggested, never taken).
+    fn candidate_roads(&self, p: &Parsed) -> Small {
+        let mut c = Small::default();
+        if let Some(zh) = &p.road_zh {
+            if let Some(&id) = self.t.zh_roads.get(zh.as_str()) {
+                c.push(id);
+                return c;
+            }
+            // Extra text before the road name: 恒隆广场南京西路1266号.
+            for (i, _) in zh.char_indices().skip(1) {
+                let s = &zh[i..];
+                if s.chars().count() < 3 {
+                    break;
+                }
+                if let Some(&id) = self.t.zh_roads.get(s) {
+                    c.push(id);
+                    return c;
+                }
+            }
+            self.push_refs(&p.road, true, &mut c);
+            return c;
+        }
+        self.push_refs(&p.road, false, &mut c);
+        if c.is_empty()
+            && let Some(alt) = &p.road_alt
+        {
+            self.push_refs(alt, false, &mut c);
+        }
+        c
+    }
+
+    /// Entries with this exact key (all buildings), falling back to no sub-number.
+    fn probe(&self, road: u32, lane: Option<u32>, number: u32, sub: u32, hits: &mut Small) {
+        let key = AddrKey {
+            road,
+            lane: lane.unwrap_or(0),
+            number,
+            sub,
+        };
+        let mut cur = self.t.addrs.get(&key).copied();
+        if cur.is_none() && sub != 0 {
+            cur = self.t.addrs.get(&AddrKey { sub: 0, ..key }).copied();
+        }
+        while let Some(id) = cur {
+            let Some(e) = self.entry(id) else { break };
+            if !hits
+                .as_slice()
+                .iter()
+                .any(|&h| self.entry(h).is_some_and(|x| x.building == e.building))
+            {
+                hits.push(id);
+            }
+            cur = (e.next != NO_NEXT).then_some(e.next);
+        }
+    }
+
+    fn road_display(&self, p: &Parsed, roads: &[u32]) -> String {
+        if let Some(zh) = &p.road_zh {
+            return zh.clone();
+        }
+        match roads.first().and_then(|&r| self.t.roads.get(r as usize)) {
+            Some(r) => r.display().into_owned(),
+            None => p.road.english(),
+        }
+    }
+
+    fn lookup_parsed(&self, p: &Parsed) -> Result<AddressHit, AddressMiss> {
+        let roads = self.candidate_roads(p);
+        if roads.is_empty() {
+            return Err(self.unknown_road(p));
+        }
+        let mut hits = Small::default();
+        if let Some(n) = p.number {
+            for &r in roads.as_slice() {
+                self.probe(r, p.lane, n, p.sub, &mut hits);
+            }
+            if hits.is_empty()
+                && let Some((lane, n)) = p.alt
+            {
+                for &r in roads.as_slice() {
+                    self.probe(r, lane, n, 0, &mut hits);
+                }
+            }
+        } else if let Some(lane) = p.lane {
+            // A whole lane: its own entry, or the one building in it.
+            for &r in roads.as_slice() {
+                self.probe(r, Some(lane), 0, 0, &mut hits);
+            }
+            if hits.is_empty() {
+                let in_lane = self.lane_entries(roads.as_slice(), lane);
+                for &id in &in_lane {
+                    let b = self.entry(id).map(|e| e.building);
+                    if !hits
+                        .as_slice()
+                        .iter()
+                        .any(|&h| self.entry(h).map(|e| e.building) == b)
+                    {
+                        hits.push(id);
+                    }
+                }
+                if hits.len > 1 {
+                    let mut buildings: Vec<u32> = in_lane
+                        .iter()
+                        .filter_map(|&i| self.entry(i))
+                        .map(|e| e.building)
+                        .collect();
+                    buildings.sort_unstable();
+                    buildings.dedup();
+                    let mut suggestions: Vec<Suggestion> =
+                        in_lane.iter().map(|&i| self.suggestion(i)).collect();
+                    suggestions.truncate(MAX_SUGGESTIONS);
+                    return Err(AddressMiss {
+                        reason: format!(
+                            "lane {lane} of {} has {} buildings; give the house number",
+                            self.road_display(p, roads.as_slice()),
+                            buildings.len()
+                        ),
+                        suggestions,
+                    });
+                }
+            }
+        }
+        match hits.len {
+            1 => return Ok(self.hit(hits.ids[0])),
+            0 => {}
+            n => {
+                let mut suggestions: Vec<Suggestion> = hits
+                    .as_slice()
+                    .iter()
+                    .map(|&i| self.suggestion(i))
+                    .collect();
+                suggestions.sort_by(|a, b| a.text.cmp(&b.text).then(a.building.cmp(&b.building)));
+                return Err(AddressMiss {
+                    reason: format!("the address is given to {n} different buildings in the atlas"),
+                    suggestions,
+                });
+            }
+        }
+        let road = self.road_display(p, roads.as_slice());
+        let reason = match (p.lane, p.number) {
+            (None, None) => {
+                format!("'{road}' is in the atlas, but the address has no house number")
+            }
+            (Some(l), None) => format!("no lane {l} on {road} in the atlas"),
+            (Some(l), Some(n)) => format!("no number {n} in lane {l} of {road} in the atlas"),
+            (None, Some(n)) => {
+                let mut s = format!("no number {n}");
+                push_sub(&mut s, p.sub);
+                let _ = write!(s, " on {road} in the atlas");
+                s
+            }
+        };
+        let near = self.nearest(roads.as_slice(), p.lane, p.number, MAX_SUGGESTIONS);
+        Err(AddressMiss {
+            reason,
+            suggestions: near.into_iter().map(|(_, s)| s).collect(),
+        })
+    }
+
+    fn lane_entries(&self, roads: &[u32], lane: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        for &r in roads {
+            let Some(road) = self.t.roads.get(r as usize) else {
+                continue;
+            };
+            let ids = &road.entries;
+            let start = ids.partition_point(|&i| self.entry(i).is_some_and(|e| e.pos() < lane));
+            for &id in &ids[start..] {
+                let Some(e) = self.entry(id) else { break };
+                if e.pos() != lane {
+                    break;
+                }
+                if e.lane == lane {
+                    out.push(id);
+                }
+            }
+        }
+        out
+    }
+
+    /// The indexed addresses nearest to a position on the given roads: same
+    /// side of the road (parity) first, then distance, then text.
+    fn nearest(
+        &self,
+        roads: &[u32],
+        lane: Option<u32>,
+        number: Option<u32>,
+        limit: usize,
+    ) -> Vec<((bool, u32, u32), Suggestion)> {
+        let q_pos = lane.or(number).unwrap_or(0);
+        let q_inner = if lane.is_some() {
+            number.unwrap_or(0)
+        } else {
+            0
+        };
+        let mut cands: Vec<((bool, u32, u32), Suggestion)> = Vec::new();
+        for &r in roads {
+            let Some(road) = self.t.roads.get(r as usize) else {
+                continue;
+            };
+            let ids = &road.entries;
+            let at = ids.partition_point(|&i| self.entry(i).is_some_and(|e| e.pos() < q_pos));
+            let lo = at.saturating_sub(NEAR_WINDOW);
+            let hi = at.saturating_add(NEAR_WINDOW).min(ids.len());
+            for &id in ids.get(lo..hi).unwrap_or(&[]) {
+                let Some(e) = self.entry(id) else { continue };
+                let other_side = q_pos != 0 && e.pos() % 2 != q_pos % 2;
+                let score = (
+                    other_side,
+                    e.pos().abs_diff(q_pos),
+                    if e.lane != 0 {
+                        e.number.abs_diff(q_inner)
+                    } else {
+                        0
+                    },
+                );
+                cands.push((score, self.suggestion(id)));
+            }
+        }
+        cands.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| a.1.text.cmp(&b.1.text))
+                .then(a.1.building.cmp(&b.1.building))
+        });
+        cands.dedup_by(|a, b| a.1 == b.1);
+        cands.truncate(limit);
+        cands
+    }
+
+    fn unknown_road(&self, p: &Parsed) -> AddressMiss {
+        let shown = match &p.road_zh {
+            Some(zh) => zh.clone(),
+            None => p.road.english(),
+        };
+        let mut scored: Vec<(f64, u32, Cow<'_, str>)> = Vec::new();
+        for (i, r) in self.t.roads.iter().enumerate() {
+            let mut s = strsim::jaro_winkler(&p.road.base, &r.key.base);
+            if let (Some(a), Some(b)) = (&p.road_zh, &r.zh) {
+                s = s.max(strsim::jaro_winkler(a, b));
+            }
+            if s < MIN_ROAD_SIMILARITY {
+                continue;
+            }
+            if r.key.direction == p.road.direction {
+                s += 0.1;
+            }
+            if r.key.kind == p.road.kind {
+                s += 0.05;
+            }
+            if r.key.ordinal == p.road.ordinal {
+                s += 0.05;
+            }
+            scored.push((s, i as u32, r.display()));
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        scored.dedup_by(|a, b| a.2 == b.2);
+        let mut picked: Vec<(f64, Suggestion)> = Vec::with_capacity(MAX_SUGGESTIONS);
+        for (score, road, _) in scored.iter().take(MAX_SUGGESTIONS) {
+            if let Some((_, s)) = self
+                .nearest(&[*road], p.lane, p.number, 1)
+                .into_iter()
+                .next()
+            {
+                picked.push((*score, s));
+            }
+        }
+        picked.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| a.1.text.cmp(&b.1.text))
+                .then(a.1.building.cmp(&b.1.building))
+        });
+        let suggestions = picked.into_iter().map(|(_, s)| s).collect();
+        AddressMiss {
+            reason: format!("no road '{shown}' in the atlas"),
+            suggestions,
+        }
+    }
+
+    fn exact_name(&self, query: &str) -> Option<Result<AddressHit, AddressMiss>> {
+        if self.t.name_map.is_empty() {
+            return None;
+        }
+        let key = name_key(query);
+        let ids = self.t.name_map.get(key.as_str())?;
+        let names: Vec<&NameEntry> = ids
+            .iter()
+            .filter_map(|&i| self.t.names.get(i as usize))
+            .collect();
+        match names.as_slice() {
+            [] => None,
+            [n] => Some(Ok(AddressHit {
+                building: n.building,
+                matched: n.display.to_string(),
+                kind: MatchKind::Name,
+            })),
+            many => {
+                let mut suggestions: Vec<Suggestion> = many
+                    .iter()
+                    .map(|n| Suggestion {
+                        text: n.display.to_string(),
+                        building: n.building,
+                    })
+                    .collect();
+                suggestions.sort_by(|a, b| a.text.cmp(&b.text).then(a.building.cmp(&b.building)));
+                suggestions.truncate(MAX_SUGGESTIONS);
+                Some(Err(AddressMiss {
+                    reason: format!(
+                        "the name '{}' is used by {} buildings",
+                        query.trim(),
+                        many.len()
+                    ),
+                    suggestions,
+                }))
+            }
+        }
+    }
+
+    fn name_miss(&self, query: &str, err: &AddressError) -> AddressMiss {
+        let key = name_key(query);
+        let qn = key.chars().count() as u32;
+        let slack = (qn / 2).max(3);
+        let mut scored: Vec<(f64, &NameEntry)> = Vec::new();
+        if !key.is_empty() {
+            for n in &self.t.names {
+                if n.chars.abs_diff(qn) > slack {
+                    continue;
+                }
+                let s = strsim::jaro_winkler(&key, &n.key);
+                if s >= MIN_NAME_SIMILARITY {
+                    scored.push((s, n));
+                }
+            }
+        }
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| a.1.display.cmp(&b.1.display))
+                .then(a.1.building.cmp(&b.1.building))
+        });
+        scored.dedup_by(|a, b| a.1.display == b.1.display && a.1.building == b.1.building);
+        let suggestions = scored
+            .iter()
+            .take(MAX_SUGGESTIONS)
+            .map(|(_, n)| Suggestion {
+                text: n.display.to_string(),
+                building: n.building,
+            })
+            .collect();
+        AddressMiss {
+            reason: format!(
+                "'{}' is neither a readable address ({err}) nor a building name in the atlas",
+                query.trim()
+            ),
+            suggestions,
+        }
+    }
+}
