@@ -154,7 +154,18 @@ async fn every_form_of_the_plaza_66_address_finds_it() {
     ] {
         let r = app.get(&format!("/v1/lookup?address={}", enc(form))).await;
         assert_eq!(r.status, 200, "{form}: {}", r.text());
-        assert_eq!(r.json()["building"]["id"], id, "{form}");
+        let a = r.json();
+        assert_eq!(a["building"]["id"], id, "{form}");
+        let is_name = ["恒隆广场", "Plaza 66", "plaza 66"].contains(&form);
+        let expected = if !is_name {
+            ("address", "南京西路1266号")
+        } else {
+            ("name", "")
+        };
+        assert_eq!(a["matched"]["kind"], expected.0, "{form}");
+        if expected.0 == "address" {
+            assert_eq!(a["matched"]["text"], expected.1, "{form}");
+        }
     }
 }
 

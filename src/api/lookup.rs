@@ -13,7 +13,8 @@ use super::AppState;
 use super::auth::Caller;
 use super::extract::ApiQuery;
 use super::problem::Problem;
-use crate::atlas::answer::{DEFAULT_BORDER_TOLERANCE_M, MAX_BORDER_TOLERANCE_M};
+use crate::address::MatchKind;
+use crate::atlas::answer::{DEFAULT_BORDER_TOLERANCE_M, MAX_BORDER_TOLERANCE_M, Matched};
 use crate::atlas::{Answer, Snapshot, Visibility};
 use crate::geometry::crs::{self, Crs};
 
@@ -133,14 +134,25 @@ pub fn resolve(
                 })
         }
         Query::Address(text) => match snapshot.spatial.addresses.lookup(text) {
-            Ok(hit) => snapshot
-                .answer_building(hit.building, tolerance_m, vis)
-                .ok_or_else(|| {
-                    Problem::not_covered(format!(
-                        "no grid covers the building at '{}'",
-                        hit.matched
-                    ))
-                }),
+            Ok(hit) => {
+                let mut answer = snapshot
+                    .answer_building(hit.building, tolerance_m, vis)
+                    .ok_or_else(|| {
+                        Problem::not_covered(format!(
+                            "no grid covers the building at '{}'",
+                            hit.matched
+                        ))
+                    })?;
+                answer.matched = Some(Matched {
+                    kind: match hit.kind {
+                        MatchKind::Address => "address",
+                        MatchKind::Name => "name",
+                    }
+                    .to_string(),
+                    text: hit.matched,
+                });
+                Ok(answer)
+            }
             Err(miss) => {
                 let suggestions: Vec<Value> = miss
                     .suggestions

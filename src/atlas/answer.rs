@@ -127,8 +127,20 @@ pub struct Location {
     pub lat: f64,
 }
 
+/// For an address query: what the query was understood as, so a dispatcher can check it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Matched {
+    /// `address` or `name`.
+    pub kind: String,
+    /// The canonical address or the building name that matched.
+    pub text: String,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Answer {
+    /// Present for address queries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched: Option<Matched>,
     /// The point resolved, in WGS84.
     pub location: Location,
     /// Outermost first.
@@ -219,6 +231,7 @@ impl Snapshot {
         });
         let leaders = self.leaders_for_chain(&chain, vis);
         Answer {
+            matched: None,
             location: Location { lon, lat },
             grids,
             building,
