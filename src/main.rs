@@ -225,14 +225,7 @@ async fn import_geodata(database_url: &str, dir: &Path) -> Result<ExitCode> {
     ));
     store.seed(&ds, "import").await?;
     bar.finish_and_clear();
-    println!(
-        "imported {} grids, {} buildings, {} people, {} leader roles, {} service teams",
-        ds.grids.len(),
-        ds.buildings.len(),
-        ds.people.len(),
-        ds.leaders.len(),
-        ds.teams.len()
-    );
+    println!("imported {}", counts(&ds));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -259,17 +252,22 @@ async fn import_buildings(
     Ok(ExitCode::SUCCESS)
 }
 
+/// "51 grids, 31 buildings, …" for a dataset.
+fn counts(ds: &gridatlas::model::Dataset) -> String {
+    format!(
+        "{} grids, {} buildings, {} people, {} leader roles, {} service teams",
+        ds.grids.len(),
+        ds.buildings.len(),
+        ds.people.len(),
+        ds.leaders.len(),
+        ds.teams.len()
+    )
+}
+
 fn validate(dir: &Path) -> Result<ExitCode> {
     match service::read_valid_folder(dir) {
         Ok(ds) => {
-            println!(
-                "ok: {} grids, {} buildings, {} people, {} leader roles, {} service teams; no rule broken",
-                ds.grids.len(),
-                ds.buildings.len(),
-                ds.people.len(),
-                ds.leaders.len(),
-                ds.teams.len()
-            );
+            println!("ok: {}; no rule broken", counts(&ds));
             Ok(ExitCode::SUCCESS)
         }
         Err(ServiceError::Rules(violations)) => {
@@ -291,6 +289,11 @@ async fn lookup(database_url: &str, seed: Option<&Path>, args: LookupArgs) -> Re
     use gridatlas::api::lookup::{Query, parse_crs, resolve};
     use gridatlas::atlas::answer::DEFAULT_BORDER_TOLERANCE_M;
     let query = match (args.lon, args.lat, args.address, args.building) {
+        (Some(lon), Some(lat), None, None)
+            if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) =>
+        {
+            bail!("--lon must be within ±180 and --lat within ±90")
+        }
         (Some(lon), Some(lat), None, None) => Query::Point {
             lon,
             lat,

@@ -144,6 +144,10 @@ fn lookup_prints_the_answer_and_fails_clearly() {
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
     let o = gridatlas(&db, &["lookup", "--lon", "0", "--lat", "0"]);
     assert!(!o.status.success());
+    assert!(stderr(&o).contains("No grid covers"), "{}", stderr(&o));
+    let o = gridatlas(&db, &["lookup", "--lon", "200", "--lat", "0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--lon"), "{}", stderr(&o));
     let o = gridatlas(
         &db,
         &[

@@ -18,7 +18,7 @@ use futures_util::TryStreamExt;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use tokio::sync::mpsc;
 
 use super::{
@@ -38,7 +38,8 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Connections per instance.
 const MAX_CONNECTIONS: u32 = 8;
 
-/// How long the change listener may hear nothing before it checks its connection.
+/// How long the change listener may hear nothing before it checks its connection (a probe
+/// that must answer within [`ACQUIRE_TIMEOUT`]).
 const LISTENER_HEARTBEAT: Duration = Duration::from_secs(30);
 
 /// Rows per `UNNEST` statement of an upsert.
@@ -53,6 +54,33 @@ const DEFAULT_ACTOR: &str = "gridatlas";
 pub struct PostgresStore {
     pool: PgPool,
     options: PgConnectOptions,
+    operation_timeout: Duration,
+    listener_heartbeat: Duration,
+}
+
+/// Longest wait for a short operation (an edit, the attribute load) before the store reports
+/// itself unavailable. A connection whose peer vanished without closing it (a network
+/// partition) would otherwise hang the request until TCP gives up, many minutes later.
+/// Upserts get 10 ms more per building; `load` and `seed`, which may move millions of rows, have
+/// no limit.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Longest wait for a ping (`/readyz`).
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs `work`, or reports the store unavailable when it takes longer than `limit`.
+async fn bounded<T>(
+    limit: Duration,
+    what: &str,
+    work: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "PostgreSQL did not answer {what} within {:.1} s",
+            limit.as_secs_f64()
+        ))),
+    }
 }
 
 impl PostgresStore {
@@ -76,7 +104,25 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PostgresStore { pool, options })
+        Ok(PostgresStore {
+            pool,
+            options,
+            operation_timeout: OPERATION_TIMEOUT,
+            listener_heartbeat: LISTENER_HEARTBEAT,
+        })
+    }
+
+    /// Changes [`OPERATION_TIMEOUT`] (tests stage network partitions with short ones).
+    pub fn with_operation_timeout(mut self, limit: Duration) -> Self {
+        self.operation_timeout = limit;
+        self
+    }
+
+    /// Changes how long the change listener may hear nothing before it checks its connection
+    /// (30 s by default).
+    pub fn with_listener_heartbeat(mut self, every: Duration) -> Self {
+        self.listener_heartbeat = every;
+        self
     }
 
     /// The connection pool (for tools and tests that run their own SQL).
@@ -212,8 +258,15 @@ impl CopyWriter {
 }
 
 /// Streams `items` into `COPY … FROM STDIN` on `conn` (inside the caller's transaction).
+///
+/// A big load (at least [`BULK_LOAD_ROWS`] rows, into a table the seed requires to be empty)
+/// drops the table's secondary indexes and disables its SQL-audit trigger first, and rebuilds
+/// and re-enables them after: building an index once is several times faster than maintaining
+/// it row by row. All of it is inside the transaction: a failure rolls the DDL back too, and a
+/// unique index rebuilt over duplicates fails the seed as the index itself would have.
 async fn copy_rows<T>(
     conn: &mut PgConnection,
+    table: &str,
     statement: &str,
     items: &[T],
     progress: &mut (dyn FnMut(usize) + Send),
@@ -222,6 +275,103 @@ async fn copy_rows<T>(
     if items.is_empty() {
         return Ok(0);
     }
+    let suspended = if items.len() >= BULK_LOAD_ROWS {
+        Some(Suspended::begin(conn, table).await?)
+    } else {
+        None
+    };
+    let rows = copy_in(conn, statement, items, progress, write).await?;
+    if let Some(suspended) = suspended {
+        suspended.end(conn).await?;
+    }
+    Ok(rows)
+}
+
+/// Rows from which a seed suspends a table's indexes and audit trigger (see [`copy_rows`]).
+const BULK_LOAD_ROWS: usize = 10_000;
+
+/// A table's secondary indexes and SQL-audit trigger, set aside for a bulk load.
+struct Suspended {
+    table: String,
+    indexes: Vec<String>,
+    trigger: Option<String>,
+}
+
+impl Suspended {
+    async fn begin(conn: &mut PgConnection, table: &str) -> Result<Suspended, StoreError> {
+        let indexes: Vec<(String, String)> = sqlx::query_as(
+            "SELECT x.indexrelid::regclass::text, pg_get_indexdef(x.indexrelid) \
+             FROM pg_index x \
+             WHERE x.indrelid = to_regclass($1) \
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
+        )
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (name, _) in &indexes {
+            // `name` is regclass text: already quoted where it needs to be.
+            sqlx::query(AssertSqlSafe(format!("DROP INDEX {name}")))
+                .execute(&mut *conn)
+                .await?;
+        }
+        let audit_trigger = format!("{table}_audit_sql");
+        let trigger: Option<String> = sqlx::query_scalar(
+            "SELECT tgname::text FROM pg_trigger \
+             WHERE tgrelid = to_regclass($1) AND tgname = $2 AND tgenabled <> 'D'",
+        )
+        .bind(table)
+        .bind(&audit_trigger)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(t) = &trigger {
+            sqlx::query(AssertSqlSafe(format!(
+                "ALTER TABLE {} DISABLE TRIGGER {}",
+                quote_ident(table),
+                quote_ident(t)
+            )))
+            .execute(&mut *conn)
+            .await?;
+        }
+        tracing::debug!(
+            table,
+            indexes = indexes.len(),
+            "indexes suspended for a bulk load"
+        );
+        Ok(Suspended {
+            table: table.to_string(),
+            indexes: indexes.into_iter().map(|(_, def)| def).collect(),
+            trigger,
+        })
+    }
+
+    async fn end(self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        for def in self.indexes {
+            sqlx::query(AssertSqlSafe(def)).execute(&mut *conn).await?;
+        }
+        if let Some(t) = &self.trigger {
+            sqlx::query(AssertSqlSafe(format!(
+                "ALTER TABLE {} ENABLE TRIGGER {}",
+                quote_ident(&self.table),
+                quote_ident(t)
+            )))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+async fn copy_in<T>(
+    conn: &mut PgConnection,
+    statement: &str,
+    items: &[T],
+    progress: &mut (dyn FnMut(usize) + Send),
+    write: impl Fn(&mut CopyWriter, &T),
+) -> Result<u64, StoreError> {
     let mut copy = conn.copy_in_raw(statement).await?;
     let mut w = CopyWriter {
         buf: Vec::with_capacity(COPY_CHUNK + 64 * 1024),
@@ -500,12 +650,16 @@ async fn write_buildings(
 
 /// Owns the LISTEN connection of one subscription and forwards its notifications until the
 /// subscriber goes away or the connection is lost for good.
-async fn forward_changes(mut listener: PgListener, tx: mpsc::UnboundedSender<ChangeEvent>) {
+async fn forward_changes(
+    mut listener: PgListener,
+    tx: mpsc::UnboundedSender<ChangeEvent>,
+    heartbeat: Duration,
+) {
     loop {
         let next = tokio::select! {
             _ = tx.closed() => return,
             next = listener.try_recv() => Some(next),
-            _ = tokio::time::sleep(LISTENER_HEARTBEAT) => None,
+            _ = tokio::time::sleep(heartbeat) => None,
         };
         let Some(next) = next else {
             // Quiet for a while. A connection whose peer vanished without closing it (network
@@ -548,15 +702,21 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        let work = async {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        };
+        bounded(self.operation_timeout.min(PING_TIMEOUT), "ping", work).await
     }
 
     async fn is_empty(&self) -> Result<bool, StoreError> {
-        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM grids)")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(!any)
+        let work = async {
+            let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM grids)")
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(!any)
+        };
+        bounded(self.operation_timeout, "is_empty", work).await
     }
 
     async fn load(&self) -> Result<Dataset, StoreError> {
@@ -580,7 +740,7 @@ impl Store for PostgresStore {
         {
             let sql =
                 format!(r#"SELECT {BUILDING_COLUMNS} FROM buildings ORDER BY id COLLATE "C""#);
-            let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *tx);
+            let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut *tx);
             while let Some(row) = rows.try_next().await? {
                 buildings.push(building_from_row(&row)?);
             }
@@ -601,10 +761,13 @@ impl Store for PostgresStore {
     }
 
     async fn load_attributes(&self) -> Result<Attributes, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let attributes = load_attributes_on(&mut tx).await?;
-        tx.commit().await?;
-        Ok(attributes)
+        let work = async {
+            let mut tx = self.begin_read().await?;
+            let attributes = load_attributes_on(&mut tx).await?;
+            tx.commit().await?;
+            Ok(attributes)
+        };
+        bounded(self.operation_timeout, "load_attributes", work).await
     }
 
     async fn seed(&self, dataset: &Dataset, actor: &str) -> Result<(), StoreError> {
@@ -661,6 +824,7 @@ impl Store for PostgresStore {
         };
         copy_rows(
             conn,
+            "grids",
             "COPY grids (code, name, name_en, level, parent_code, geom, valid_from, valid_to) FROM STDIN",
             &ds.grids,
             &mut step,
@@ -678,6 +842,7 @@ impl Store for PostgresStore {
         .await?;
         copy_rows(
             conn,
+            "buildings",
             "COPY buildings (id, name, name_en, aliases, addresses, grid_code, footprint, \
              enterprises, employees, party_members, floor_area_m2) FROM STDIN",
             &ds.buildings,
@@ -699,6 +864,7 @@ impl Store for PostgresStore {
         .await?;
         copy_rows(
             conn,
+            "people",
             "COPY people (id, name, phone, email) FROM STDIN",
             &ds.people,
             &mut step,
@@ -712,6 +878,7 @@ impl Store for PostgresStore {
         .await?;
         copy_rows(
             conn,
+            "leader_assignments",
             "COPY leader_assignments (grid_code, role, person_id, valid_from) FROM STDIN",
             &ds.leaders,
             &mut step,
@@ -725,6 +892,7 @@ impl Store for PostgresStore {
         .await?;
         copy_rows(
             conn,
+            "service_teams",
             "COPY service_teams (id, name) FROM STDIN",
             &ds.teams,
             &mut step,
@@ -736,6 +904,7 @@ impl Store for PostgresStore {
         .await?;
         copy_rows(
             conn,
+            "team_members",
             "COPY team_members (team_id, position, name, department, specialty, phone, email) FROM STDIN",
             &members,
             &mut step,
@@ -752,6 +921,7 @@ impl Store for PostgresStore {
         .await?;
         copy_rows(
             conn,
+            "team_assignments",
             "COPY team_assignments (team_id, grid_code, valid_from) FROM STDIN",
             &team_grids,
             &mut step,
@@ -778,61 +948,64 @@ impl Store for PostgresStore {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write(actor).await?;
-        // Locking the grid's current version serialises concurrent edits of its leaders (from
-        // this or another instance): the second waits, then sees the first's assignments.
-        let exists: Option<i64> = sqlx::query_scalar(
-            "SELECT version_id FROM grids WHERE code = $1 AND valid_to IS NULL FOR UPDATE",
-        )
-        .bind(grid_code)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if exists.is_none() {
-            return Err(StoreError::Conflict(format!("no current grid {grid_code}")));
-        }
-        let before = current_leaders(&mut tx, grid_code).await?;
-        sqlx::query(
+        let work = async {
+            let mut tx = self.begin_write(actor).await?;
+            // Locking the grid's current version serialises concurrent edits of its leaders (from
+            // this or another instance): the second waits, then sees the first's assignments.
+            let exists: Option<i64> = sqlx::query_scalar(
+                "SELECT version_id FROM grids WHERE code = $1 AND valid_to IS NULL FOR UPDATE",
+            )
+            .bind(grid_code)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if exists.is_none() {
+                return Err(StoreError::Conflict(format!("no current grid {grid_code}")));
+            }
+            let before = current_leaders(&mut tx, grid_code).await?;
+            sqlx::query(
             "UPDATE leader_assignments SET valid_to = $1 WHERE grid_code = $2 AND valid_to IS NULL",
         )
         .bind(at)
         .bind(grid_code)
         .execute(&mut *tx)
         .await?;
-        for (role, holder) in [
-            (LeaderRole::BacConvener, &change.bac_convener),
-            (LeaderRole::PartyWorker, &change.party_worker),
-        ] {
-            let Some(holder) = holder else { continue };
-            let person_id = match holder {
-                PersonRef::Existing(id) => id.clone(),
-                PersonRef::New(p) => {
-                    insert_person(&mut tx, p).await?;
-                    p.id.clone()
-                }
-            };
-            sqlx::query(
-                "INSERT INTO leader_assignments (grid_code, role, person_id, valid_from) \
+            for (role, holder) in [
+                (LeaderRole::BacConvener, &change.bac_convener),
+                (LeaderRole::PartyWorker, &change.party_worker),
+            ] {
+                let Some(holder) = holder else { continue };
+                let person_id = match holder {
+                    PersonRef::Existing(id) => id.clone(),
+                    PersonRef::New(p) => {
+                        insert_person(&mut tx, p).await?;
+                        p.id.clone()
+                    }
+                };
+                sqlx::query(
+                    "INSERT INTO leader_assignments (grid_code, role, person_id, valid_from) \
                  VALUES ($1, $2, $3, $4)",
+                )
+                .bind(grid_code)
+                .bind(role.as_str())
+                .bind(&person_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let after = current_leaders(&mut tx, grid_code).await?;
+            audit(
+                &mut tx,
+                actor,
+                "replace_leaders",
+                grid_code,
+                Some(before),
+                Some(after),
             )
-            .bind(grid_code)
-            .bind(role.as_str())
-            .bind(&person_id)
-            .bind(at)
-            .execute(&mut *tx)
             .await?;
-        }
-        let after = current_leaders(&mut tx, grid_code).await?;
-        audit(
-            &mut tx,
-            actor,
-            "replace_leaders",
-            grid_code,
-            Some(before),
-            Some(after),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+            tx.commit().await?;
+            Ok(())
+        };
+        bounded(self.operation_timeout, "replace_leaders", work).await
     }
 
     async fn upsert_buildings(
@@ -840,56 +1013,65 @@ impl Store for PostgresStore {
         buildings: &[Building],
         actor: &str,
     ) -> Result<UpsertReport, StoreError> {
-        let mut tx = self.begin_write(actor).await?;
-        // The stored versions of the buildings named, locked until commit.
-        let mut current: HashMap<String, Building> = HashMap::new();
-        let ids: Vec<&str> = buildings.iter().map(|b| b.id.as_str()).collect();
-        let sql = format!("SELECT {BUILDING_COLUMNS} FROM buildings WHERE id = ANY($1) FOR UPDATE");
-        for chunk in ids.chunks(UPSERT_CHUNK) {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(chunk)
-                .fetch_all(&mut *tx)
+        let work = async {
+            let mut tx = self.begin_write(actor).await?;
+            // The stored versions of the buildings named, locked until commit.
+            let mut current: HashMap<String, Building> = HashMap::new();
+            let ids: Vec<&str> = buildings.iter().map(|b| b.id.as_str()).collect();
+            let sql =
+                format!("SELECT {BUILDING_COLUMNS} FROM buildings WHERE id = ANY($1) FOR UPDATE");
+            for chunk in ids.chunks(UPSERT_CHUNK) {
+                let rows = sqlx::query(AssertSqlSafe(sql.clone()))
+                    .bind(chunk)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for row in &rows {
+                    let b = building_from_row(row)?;
+                    current.insert(b.id.clone(), b);
+                }
+            }
+            // In order, as the SQLite store does: a building named twice counts twice.
+            let mut report = UpsertReport::default();
+            let mut changed: Vec<&str> = Vec::new();
+            for b in buildings {
+                match current.get(&b.id) {
+                    Some(old) if old == b => report.unchanged += 1,
+                    Some(_) => report.updated += 1,
+                    None => report.inserted += 1,
+                }
+                if current.get(&b.id) != Some(b) {
+                    changed.push(b.id.as_str());
+                    current.insert(b.id.clone(), b.clone());
+                }
+            }
+            changed.sort_unstable();
+            changed.dedup();
+            let finals: Vec<&Building> = changed.iter().filter_map(|id| current.get(*id)).collect();
+            write_buildings(&mut tx, &finals).await?;
+            if report.inserted + report.updated > 0 {
+                let mut after = json!({"inserted": report.inserted, "updated": report.updated});
+                if changed.len() <= 1000 {
+                    after["ids"] = json!(changed);
+                }
+                audit(
+                    &mut tx,
+                    actor,
+                    "upsert_buildings",
+                    "buildings",
+                    None,
+                    Some(after),
+                )
                 .await?;
-            for row in &rows {
-                let b = building_from_row(row)?;
-                current.insert(b.id.clone(), b);
             }
-        }
-        // In order, as the SQLite store does: a building named twice counts twice.
-        let mut report = UpsertReport::default();
-        let mut changed: Vec<&str> = Vec::new();
-        for b in buildings {
-            match current.get(&b.id) {
-                Some(old) if old == b => report.unchanged += 1,
-                Some(_) => report.updated += 1,
-                None => report.inserted += 1,
-            }
-            if current.get(&b.id) != Some(b) {
-                changed.push(b.id.as_str());
-                current.insert(b.id.clone(), b.clone());
-            }
-        }
-        changed.sort_unstable();
-        changed.dedup();
-        let finals: Vec<&Building> = changed.iter().filter_map(|id| current.get(*id)).collect();
-        write_buildings(&mut tx, &finals).await?;
-        if report.inserted + report.updated > 0 {
-            let mut after = json!({"inserted": report.inserted, "updated": report.updated});
-            if changed.len() <= 1000 {
-                after["ids"] = json!(changed);
-            }
-            audit(
-                &mut tx,
-                actor,
-                "upsert_buildings",
-                "buildings",
-                None,
-                Some(after),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(report)
+            tx.commit().await?;
+            Ok(report)
+        };
+        bounded(
+            self.operation_timeout + Duration::from_millis(10) * buildings.len() as u32,
+            "upsert_buildings",
+            work,
+        )
+        .await
     }
 
     async fn subscribe_changes(&self) -> Result<Option<ChangeFeed>, StoreError> {
@@ -905,7 +1087,7 @@ impl Store for PostgresStore {
         listener.ignore_pool_close_event(true);
         listener.listen(CHANGES_CHANNEL).await?;
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(forward_changes(listener, tx));
+        tokio::spawn(forward_changes(listener, tx, self.listener_heartbeat));
         Ok(Some(rx))
     }
 }

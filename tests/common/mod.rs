@@ -151,34 +151,28 @@ impl App {
             .await
     }
 
-    pub async fn post_json(&self, uri: &str, body: &Value, token: Option<&str>) -> Reply {
+    pub async fn send_json(
+        &self,
+        method: Method,
+        uri: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> Reply {
         let auth = token.map(|t| format!("Bearer {t}"));
         let headers: Vec<(&str, &str)> = auth
             .as_deref()
             .map(|a| vec![("authorization", a)])
             .unwrap_or_default();
-        self.request(
-            Method::POST,
-            uri,
-            &headers,
-            Some(body.to_string().into_bytes()),
-        )
-        .await
+        self.request(method, uri, &headers, Some(body.to_string().into_bytes()))
+            .await
+    }
+
+    pub async fn post_json(&self, uri: &str, body: &Value, token: Option<&str>) -> Reply {
+        self.send_json(Method::POST, uri, body, token).await
     }
 
     pub async fn put_json(&self, uri: &str, body: &Value, token: Option<&str>) -> Reply {
-        let auth = token.map(|t| format!("Bearer {t}"));
-        let headers: Vec<(&str, &str)> = auth
-            .as_deref()
-            .map(|a| vec![("authorization", a)])
-            .unwrap_or_default();
-        self.request(
-            Method::PUT,
-            uri,
-            &headers,
-            Some(body.to_string().into_bytes()),
-        )
-        .await
+        self.send_json(Method::PUT, uri, body, token).await
     }
 }
 
