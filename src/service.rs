@@ -55,12 +55,14 @@ pub async fn open_store(
     Ok(store)
 }
 
-/// Opens (and seeds) the store and loads the first snapshot.
+/// Opens (and seeds) the store and loads the first snapshot. When the store has a change
+/// feed (PostgreSQL), a background task keeps the snapshot in step with changes committed
+/// anywhere; it ends with the runtime.
 pub async fn start(
     database_url: &str,
     seed: Option<&Path>,
 ) -> Result<(Arc<dyn Store>, Arc<Atlas>), ServiceError> {
     let store = open_store(database_url, seed).await?;
-    let atlas = Arc::new(Atlas::load(store.as_ref()).await?);
+    let (atlas, _listener) = crate::sync::load_and_listen(store.clone()).await?;
     Ok((store, atlas))
 }

@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -285,16 +285,21 @@ struct Instance {
 
 impl Instance {
     async fn start(options: PgConnectOptions) -> Instance {
+        Instance::start_with(
+            PostgresStore::open_with(options)
+                .await
+                .expect("open the PostgreSQL store"),
+        )
+        .await
+    }
+
+    async fn start_with(store: PostgresStore) -> Instance {
         // RUST_LOG=gridatlas=info shows the listener at work (printed for failing tests).
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let store: Arc<dyn Store> = Arc::new(
-            PostgresStore::open_with(options)
-                .await
-                .expect("open the PostgreSQL store"),
-        );
+        let store: Arc<dyn Store> = Arc::new(store);
         let atlas = Arc::new(Atlas::load(store.as_ref()).await.expect("load the atlas"));
         let first = atlas.snapshot().generation;
         let listener = spawn_change_listener(store.clone(), atlas.clone());
@@ -322,9 +327,18 @@ impl Drop for Instance {
 
 struct Proxy {
     port: u16,
-    up: Arc<AtomicBool>,
-    cuts: watch::Sender<u64>,
+    mode: watch::Sender<Mode>,
     task: JoinHandle<()>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Bytes flow.
+    Up,
+    /// The server is gone: open connections die, new ones are hung up on at once.
+    Down,
+    /// A network partition: connections stay open but nothing gets through, either way.
+    Frozen,
 }
 
 impl Proxy {
@@ -335,50 +349,34 @@ impl Proxy {
             .await
             .expect("bind the proxy");
         let local = listener.local_addr().expect("proxy address").port();
-        let up = Arc::new(AtomicBool::new(true));
-        let (cuts, _) = watch::channel(0u64);
+        let (mode, _) = watch::channel(Mode::Up);
         let task = {
-            let up = up.clone();
-            let cuts = cuts.clone();
+            let mode = mode.clone();
             tokio::spawn(async move {
                 loop {
-                    let Ok((mut client, _)) = listener.accept().await else {
+                    let Ok((client, _)) = listener.accept().await else {
                         continue;
                     };
-                    if !up.load(Ordering::SeqCst) {
-                        drop(client); // the server is "down": hang up at once
-                        continue;
-                    }
-                    let mut cut = cuts.subscribe();
-                    let host = host.clone();
-                    tokio::spawn(async move {
-                        if host.starts_with('/') {
-                            let path = format!("{host}/.s.PGSQL.{port}");
-                            let Ok(mut server) = tokio::net::UnixStream::connect(path).await else {
-                                return;
-                            };
-                            tokio::select! {
-                                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                                _ = cut.changed() => {}
-                            }
-                        } else {
-                            let Ok(mut server) = TcpStream::connect((host.as_str(), port)).await
-                            else {
-                                return;
-                            };
-                            tokio::select! {
-                                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                                _ = cut.changed() => {}
-                            }
+                    let mut modes = mode.subscribe();
+                    let now = *modes.borrow_and_update();
+                    match now {
+                        Mode::Down => drop(client),
+                        Mode::Frozen => {
+                            tokio::spawn(async move {
+                                let _ = modes.wait_for(|m| *m != Mode::Frozen).await;
+                                drop(client);
+                            });
                         }
-                    });
+                        Mode::Up => {
+                            tokio::spawn(forward(client, host.clone(), port, modes));
+                        }
+                    }
                 }
             })
         };
         Proxy {
             port: local,
-            up,
-            cuts,
+            mode,
             task,
         }
     }
@@ -390,13 +388,42 @@ impl Proxy {
 
     /// PostgreSQL "goes away": every open connection dies, new ones are refused.
     fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.cuts.send_modify(|n| *n += 1);
+        self.mode.send_replace(Mode::Down);
     }
 
-    /// PostgreSQL "is back".
+    /// The network between the instance and PostgreSQL stops carrying anything.
+    fn freeze(&self) {
+        self.mode.send_replace(Mode::Frozen);
+    }
+
+    /// PostgreSQL "is back" (connections held through a freeze are closed).
     fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
+        self.mode.send_replace(Mode::Up);
+    }
+}
+
+async fn forward(mut client: TcpStream, host: String, port: u16, mut modes: watch::Receiver<Mode>) {
+    async fn pump<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+        client: &mut TcpStream,
+        server: &mut S,
+        modes: &mut watch::Receiver<Mode>,
+    ) {
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(client, server) => {}
+            _ = modes.wait_for(|m| *m != Mode::Up) => {}
+        }
+        // Partitioned: keep both ends open, silent, until the partition ends.
+        if *modes.borrow() == Mode::Frozen {
+            let _ = modes.wait_for(|m| *m != Mode::Frozen).await;
+        }
+    }
+    if host.starts_with('/') {
+        let path = format!("{host}/.s.PGSQL.{port}");
+        if let Ok(mut server) = tokio::net::UnixStream::connect(path).await {
+            pump(&mut client, &mut server, &mut modes).await;
+        }
+    } else if let Ok(mut server) = TcpStream::connect((host.as_str(), port)).await {
+        pump(&mut client, &mut server, &mut modes).await;
     }
 }
 
@@ -718,6 +745,91 @@ async fn killed_connections_are_replaced() {
         .replace_leaders("N-001", &change, "admin:alice", Utc::now())
         .await
         .expect("a write after the kill");
+    wait_for("the write propagates", PROPAGATION_LIMIT, || {
+        leader_name(&a.atlas, "N-001", LeaderRole::BacConvener).as_deref() == Some("王芳")
+    })
+    .await;
+}
+
+/// A network partition: connections stay open but nothing answers. Writes and pings give up
+/// after their time limit (as "unavailable"), lookups go on, the listener's heartbeat notices
+/// its dead connection, and all heals when the network does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_partition_is_noticed_and_heals() {
+    let Some(url) = postgres_url() else { return };
+    let db = TestDb::seeded(&url).await;
+    let proxy = Proxy::start(&db.options).await;
+    let store = PostgresStore::open_with(proxy.options(&db))
+        .await
+        .expect("open the store")
+        .with_operation_timeout(Duration::from_secs(2))
+        .with_listener_heartbeat(Duration::from_millis(300));
+    let a = Instance::start_with(store).await;
+    let mut sql = db.sql().await;
+
+    proxy.freeze();
+    assert_eq!(grid_at(&a.atlas, 121.442, 31.222).as_deref(), Some("B-001"));
+    let started = Instant::now();
+    let change = LeaderChange {
+        bac_convener: Some(PersonRef::Existing("p3".into())),
+        party_worker: Some(PersonRef::Existing("p2".into())),
+    };
+    let err = a
+        .store
+        .replace_leaders("N-001", &change, "admin:alice", Utc::now())
+        .await
+        .expect_err("a write during the partition fails");
+    assert!(
+        err.is_unavailable(),
+        "the failure reads as an outage: {err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the write gives up in time ({:?})",
+        started.elapsed()
+    );
+    let err = a
+        .store
+        .ping()
+        .await
+        .expect_err("ping fails during the partition");
+    assert!(err.is_unavailable(), "{err}");
+
+    // Someone else edits meanwhile; the notification cannot reach the instance.
+    sqlx::query("UPDATE people SET name = '张伟(分区)' WHERE id = 'p1'")
+        .execute(&mut sql)
+        .await
+        .expect("edit during the partition");
+    assert_eq!(
+        grid_at(&a.atlas, 121.442, 31.222).as_deref(),
+        Some("B-001"),
+        "lookups still answer"
+    );
+
+    proxy.restore();
+    let restored = Instant::now();
+    wait_for(
+        "the instance reloads after the partition",
+        RECOVERY_LIMIT,
+        || leader_name(&a.atlas, "N-001", LeaderRole::BacConvener).as_deref() == Some("张伟(分区)"),
+    )
+    .await;
+    say(&format!(
+        "recovery after a network partition: {} ms",
+        restored.elapsed().as_millis()
+    ));
+    let holder: String = sqlx::query_scalar(
+        "SELECT person_id FROM leader_assignments \
+         WHERE grid_code = 'N-001' AND role = 'bac_convener' AND valid_to IS NULL",
+    )
+    .fetch_one(&mut sql)
+    .await
+    .expect("read leaders directly");
+    assert_eq!(holder, "p1", "the failed write changed nothing");
+    a.store
+        .replace_leaders("N-001", &change, "admin:alice", Utc::now())
+        .await
+        .expect("a write after the partition");
     wait_for("the write propagates", PROPAGATION_LIMIT, || {
         leader_name(&a.atlas, "N-001", LeaderRole::BacConvener).as_deref() == Some("王芳")
     })
