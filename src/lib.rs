@@ -6,6 +6,7 @@
 pub mod address;
 pub mod api;
 pub mod atlas;
+pub mod generate;
 pub mod geometry;
 pub mod import;
 pub mod model;

@@ -47,6 +47,8 @@ enum Command {
     },
     /// Print the answer for a point, an address or a building.
     Lookup(LookupArgs),
+    /// Write a synthetic city (grids, buildings, addresses, leaders, teams) as a data folder.
+    Generate(GenerateArgs),
 }
 
 #[derive(Args, Default)]
@@ -126,6 +128,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Validate { dir }) => validate(&dir),
         Some(Command::Lookup(args)) => lookup(&cli.database_url, seed, args).await,
+        Some(Command::Generate(args)) => generate(args),
     }
 }
 
@@ -320,4 +323,69 @@ async fn lookup(database_url: &str, seed: Option<&Path>, args: LookupArgs) -> Re
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Number of buildings (1 to 5,000,000).
+    #[arg(long)]
+    buildings: u64,
+    /// Random seed (a whole number): the same seed writes the same bytes.
+    // The id `seed` shadows the global --seed (a data folder) for this command; clap merges
+    // the values of both by id, so this one has the same type and is parsed here.
+    #[arg(long, required = true, value_name = "S")]
+    seed: PathBuf,
+    /// Folder to write; must not exist yet, or be empty.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Leave out the English form of each building's main address.
+    #[arg(long)]
+    no_english_addresses: bool,
+}
+
+fn generate(args: GenerateArgs) -> Result<ExitCode> {
+    use gridatlas::generate::{Options, generate};
+    let seed_text = args.seed.to_string_lossy();
+    let seed: u64 = seed_text.trim().parse().with_context(|| {
+        format!(
+            "--seed must be a whole number from 0 to {}, not '{seed_text}'",
+            u64::MAX
+        )
+    })?;
+    let opts = Options {
+        buildings: args.buildings,
+        seed,
+        english_addresses: !args.no_english_addresses,
+    };
+    let bar = ProgressBar::new(args.buildings);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} generating [{bar:40}] {human_pos}/{human_len} buildings [{elapsed_precise}, eta {eta}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let result = generate(&opts, &args.out, &mut |done| bar.set_position(done));
+    bar.finish_and_clear();
+    let summary =
+        result.with_context(|| format!("cannot generate a city in {}", args.out.display()))?;
+    println!(
+        "wrote {} in {:.1} s: {} buildings, {} neighborhood / {} building-group / {} building grids, \
+         {} roads, {} people, {} leader roles ({} vacant), {} service teams, {:.1} km²",
+        args.out.display(),
+        started.elapsed().as_secs_f64(),
+        summary.buildings,
+        summary.neighborhoods,
+        summary.building_groups,
+        summary.building_grids,
+        summary.roads,
+        summary.people,
+        summary.leader_roles,
+        summary.vacant_roles,
+        summary.teams,
+        summary.area_km2
+    );
+    Ok(ExitCode::SUCCESS)
 }

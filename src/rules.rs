@@ -87,8 +87,7 @@ pub enum ViolationKind {
     BuildingOutsideGrid,
     /// A building, leader assignment or service team names a grid that is not a current grid.
     UnknownGrid,
-    /// A building attached to a grid whose level is not `building`.
-    NotABuildingGrid,
+    /// A leader assignment names a person who does not exist.
     UnknownPerson,
     /// The same role assigned twice for one grid.
     DuplicateLeader,
@@ -107,7 +106,6 @@ impl ViolationKind {
             ViolationKind::Overlap => "overlap",
             ViolationKind::BuildingOutsideGrid => "building_outside_grid",
             ViolationKind::UnknownGrid => "unknown_grid",
-            ViolationKind::NotABuildingGrid => "not_a_building_grid",
             ViolationKind::UnknownPerson => "unknown_person",
             ViolationKind::DuplicateLeader => "duplicate_leader",
         }
@@ -500,20 +498,6 @@ fn check_building(
         return out;
     };
     let grid = grids[j];
-    if grid.level != GridLevel::Building {
-        let mut v = violation(
-            NotABuildingGrid,
-            &b.id,
-            format!(
-                "building {} ({}) is attached to {code}, a {} grid; buildings belong to building grids",
-                b.id,
-                b.name,
-                level_name(grid.level)
-            ),
-        );
-        v.other = Some(code.to_string());
-        out.push(v);
-    }
     if let (Some(fb), Some(gs)) = (&footprint_box, &grid_box[j]) {
         let outside = area_outside(&b.footprint, &grid.geometry, fb, gs);
         if outside.is_none_or(|a| a > TOLERANCE_M2) {
@@ -1287,17 +1271,6 @@ mod tests {
         assert_eq!(v.subject, "N7");
         let v = only(UnknownGrid, |ds| ds.teams[0].grid_codes.push("N8".into()));
         assert!(v.message.contains("t1") && v.message.contains("N8"));
-    }
-
-    #[test]
-    fn not_a_building_grid() {
-        let v = only(NotABuildingGrid, |ds| {
-            ds.buildings[2].grid_code = Some("N2G1".into())
-        });
-        assert_eq!(
-            (v.subject.as_str(), v.other.as_deref()),
-            ("b3", Some("N2G1"))
-        );
     }
 
     #[test]

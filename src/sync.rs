@@ -199,16 +199,19 @@ async fn listen(store: Arc<dyn Store>, atlas: Arc<Atlas>, mut initial: Option<Ch
         } else {
             ReloadNeed::Nothing
         };
+        let mut reason = "subscribed";
         first = false;
 
         // 3. Reload on every burst of changes until the feed closes or a reload fails.
         loop {
             if need > ReloadNeed::Nothing {
                 // Coalesce: everything already pending is covered by this reload.
+                let mut coalesced = 0usize;
                 while let Ok(event) = feed.try_recv() {
                     need = need.max(ReloadNeed::of(&event));
+                    coalesced += 1;
                 }
-                match apply(store.as_ref(), &atlas, need).await {
+                match apply(store.as_ref(), &atlas, need, reason, coalesced).await {
                     Ok(()) => backoff.reset(),
                     Err(e) => {
                         let delay = backoff.step();
@@ -227,7 +230,13 @@ async fn listen(store: Arc<dyn Store>, atlas: Arc<Atlas>, mut initial: Option<Ch
                 need = ReloadNeed::Nothing;
             }
             match feed.recv().await {
-                Some(event) => need = need.max(ReloadNeed::of(&event)),
+                Some(event) => {
+                    reason = match event {
+                        ChangeEvent::Reconnected => "reconnected",
+                        ChangeEvent::Changed(_) => "change",
+                    };
+                    need = need.max(ReloadNeed::of(&event));
+                }
                 None => {
                     let delay = backoff.step();
                     tracing::warn!(
@@ -243,7 +252,13 @@ async fn listen(store: Arc<dyn Store>, atlas: Arc<Atlas>, mut initial: Option<Ch
     }
 }
 
-async fn apply(store: &dyn Store, atlas: &Atlas, need: ReloadNeed) -> Result<(), StoreError> {
+async fn apply(
+    store: &dyn Store,
+    atlas: &Atlas,
+    need: ReloadNeed,
+    reason: &str,
+    coalesced: usize,
+) -> Result<(), StoreError> {
     let started = Instant::now();
     match need {
         ReloadNeed::Nothing => return Ok(()),
@@ -256,9 +271,11 @@ async fn apply(store: &dyn Store, atlas: &Atlas, need: ReloadNeed) -> Result<(),
         } else {
             "attributes"
         },
+        reason,
+        coalesced,
         elapsed_ms = started.elapsed().as_millis() as u64,
         generation = atlas.snapshot().generation,
-        "reloaded after a committed change"
+        "snapshot reloaded to follow the store"
     );
     Ok(())
 }

@@ -230,23 +230,70 @@ fn square(lon: f64, lat: f64) -> Vec<[f64; 2]> {
 fn import_osm_buildings_attaches_them_and_is_idempotent() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("osm.db");
-    // find a point inside a building-group grid but away from the sample's buildings: the
-    // interior of the Plaza 66 answer's neighborhood is enough for attaching.
+    // A footprint around the point the Plaza 66 answer resolves at: inside its building grid.
     let o = gridatlas(&db, &["lookup", "--address", "南京西路1266号"]);
-    let a: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let plaza: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let (lon, lat) = (
-        a["location"]["lon"].as_f64().unwrap(),
-        a["location"]["lat"].as_f64().unwrap(),
+        plaza["location"]["lon"].as_f64().unwrap(),
+        plaza["location"]["lat"].as_f64().unwrap(),
     );
+    let innermost = plaza["grids"].as_array().unwrap().last().unwrap()["code"].clone();
     let file = tmp.path().join("export.geojson");
-    let fc = json!({"type": "FeatureCollection", "features": [
-        osm_feature("way/1001", square(lon, lat), json!({"building": "commercial", "name": "测试大厦", "name:en": "Test Tower", "addr:street": "测试路", "addr:housenumber": "8"})),
-        osm_feature("way/1002", square(10.0, 10.0), json!({"building": "yes", "name": "Far Away"})),
-        osm_feature("way/1003", vec![[lon, lat], [lon + 0.0001, lat], [lon, lat + 0.0001], [lon + 0.0001, lat + 0.0001], [lon, lat]], json!({"building": "yes"})),
-        {"type": "Feature", "properties": {"@id": "node/5", "building": "yes"}, "geometry": {"type": "Point", "coordinates": [lon, lat]}},
-        osm_feature("way/1004", square(lon, lat), json!({"highway": "residential"})),
-    ]});
-    std::fs::write(&file, fc.to_string()).unwrap();
+    let good = vec![
+        osm_feature(
+            "way/1001",
+            square(lon, lat),
+            json!({"building": "commercial", "name": "测试大厦", "name:en": "Test Tower", "addr:street": "测试路", "addr:housenumber": "8"}),
+        ),
+        osm_feature(
+            "way/1002",
+            square(10.0, 10.0),
+            json!({"building": "yes", "name": "Far Away"}),
+        ),
+        osm_feature(
+            "way/1005",
+            square(lon, lat),
+            json!({"building": "yes", "name": "Plaza 66 again", "addr:street": "南京西路", "addr:housenumber": "1266"}),
+        ),
+        json!({"type": "Feature", "properties": {"@id": "node/5", "building": "yes"}, "geometry": {"type": "Point", "coordinates": [lon, lat]}}),
+        osm_feature(
+            "way/1004",
+            square(lon, lat),
+            json!({"highway": "residential"}),
+        ),
+    ];
+    // One self-intersecting footprint rejects the whole file: nothing is written.
+    let mut bad = good.clone();
+    bad.push(osm_feature(
+        "way/1003",
+        vec![
+            [lon, lat],
+            [lon + 0.0001, lat],
+            [lon, lat + 0.0001],
+            [lon + 0.0001, lat + 0.0001],
+            [lon, lat],
+        ],
+        json!({"building": "yes"}),
+    ));
+    std::fs::write(
+        &file,
+        json!({"type": "FeatureCollection", "features": bad}).to_string(),
+    )
+    .unwrap();
+    let o = gridatlas(&db, &["import", "buildings", file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("osm:way/1003"), "{}", stderr(&o));
+    assert!(
+        !gridatlas(&db, &["lookup", "--address", "测试路8号"])
+            .status
+            .success()
+    );
+
+    std::fs::write(
+        &file,
+        json!({"type": "FeatureCollection", "features": good}).to_string(),
+    )
+    .unwrap();
     let o = gridatlas(&db, &["import", "buildings", file.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let report: Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -255,15 +302,27 @@ fn import_osm_buildings_attaches_them_and_is_idempotent() {
     assert_eq!(report["read"]["skipped_points"], 1);
     assert_eq!(report["read"]["skipped_not_building"], 1);
     assert_eq!(report["read"]["uncovered"], json!(["osm:way/1002"]));
-    assert_eq!(report["read"]["rejected"].as_array().unwrap().len(), 1);
+    assert_eq!(report["read"]["already_known"][0]["id"], "osm:way/1005");
+    assert_eq!(
+        report["read"]["already_known"][0]["existing"],
+        plaza["building"]["id"]
+    );
     assert_eq!(report["written"]["inserted"], 1);
-    // findable by address and name
+    // findable by address and name, attached to the innermost grid that covers it
     let o = gridatlas(&db, &["lookup", "--address", "测试路8号"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let b: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(b["building"]["id"], "osm:way/1001");
+    assert_eq!(
+        b["grids"].as_array().unwrap().last().unwrap()["code"],
+        innermost
+    );
     let o = gridatlas(&db, &["lookup", "--address", "Test Tower"]);
     assert!(o.status.success());
+    // the sample's own address still resolves to the sample's building
+    let o = gridatlas(&db, &["lookup", "--address", "南京西路1266号"]);
+    let again: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(again["building"]["id"], plaza["building"]["id"]);
     // re-importing the same file changes nothing
     let o = gridatlas(&db, &["import", "buildings", file.to_str().unwrap()]);
     let report: Value = serde_json::from_str(&stdout(&o)).unwrap();

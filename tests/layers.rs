@@ -171,6 +171,46 @@ async fn etag_gives_304_and_changes_after_an_edit() {
         .request(Method::GET, &uri, &[("if-none-match", "\"nope\"")], None)
         .await;
     assert_eq!(other.status, 200);
+    let listed = format!("\"nope\", {tag}");
+    assert_eq!(
+        app.request(Method::GET, &uri, &[("if-none-match", &listed)], None)
+            .await
+            .status,
+        304
+    );
+    assert_eq!(
+        app.request(Method::GET, &uri, &[("if-none-match", "*")], None)
+            .await
+            .status,
+        304
+    );
+    // another bbox is another body, hence another tag
+    let elsewhere = app
+        .get("/v1/layers/building_group?bbox=121.44,31.22,121.445,31.225")
+        .await;
+    assert_ne!(elsewhere.headers["etag"], r.headers["etag"]);
+    // a restarted instance on the same database gives the same tag for the same content
+    let url = format!("sqlite://{}", app.dir.path().join("atlas.db").display());
+    let (store, atlas) = gridatlas::service::start(&url, Some(&geodata_dir()))
+        .await
+        .unwrap();
+    let restarted = App {
+        router: gridatlas::api::router(gridatlas::api::AppState {
+            atlas: atlas.clone(),
+            store: store.clone(),
+            auth: Default::default(),
+        }),
+        store,
+        atlas,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    assert_eq!(
+        restarted
+            .request(Method::GET, &uri, &[("if-none-match", &tag)], None)
+            .await
+            .status,
+        304
+    );
     // a leader edit changes the layer's properties, so the tag must change
     let code = sample_codes("building_group").into_iter().next().unwrap();
     let r = app

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
+use futures_util::FutureExt;
 use geo::{LineString, MultiPolygon, Polygon};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
@@ -190,10 +191,24 @@ struct TestDb {
     admin: PgConnectOptions,
     options: PgConnectOptions,
     name: String,
+    _server: ServerGuard,
+}
+
+/// Tests share the server; the one that restarts it runs alone.
+static SERVER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+#[allow(dead_code)] // held, never read
+enum ServerGuard {
+    Shared(tokio::sync::RwLockReadGuard<'static, ()>),
+    Exclusive(tokio::sync::RwLockWriteGuard<'static, ()>),
 }
 
 impl TestDb {
     async fn create(url: &str) -> TestDb {
+        TestDb::create_with(url, ServerGuard::Shared(SERVER.read().await)).await
+    }
+
+    async fn create_with(url: &str, server: ServerGuard) -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let base =
             PgConnectOptions::from_str(url).expect("GRIDATLAS_TEST_POSTGRES_URL is a postgres URL");
@@ -220,6 +235,7 @@ impl TestDb {
             options: base.database(&name),
             admin,
             name,
+            _server: server,
         }
     }
 
@@ -232,7 +248,10 @@ impl TestDb {
 
     /// Creates the schema and seeds the sample (directly, not through a proxy).
     async fn seeded(url: &str) -> TestDb {
-        let db = TestDb::create(url).await;
+        TestDb::seed_sample(TestDb::create(url).await).await
+    }
+
+    async fn seed_sample(db: TestDb) -> TestDb {
         let store = PostgresStore::open_with(db.options.clone())
             .await
             .expect("open the PostgreSQL store");
@@ -834,6 +853,182 @@ async fn a_network_partition_is_noticed_and_heals() {
         leader_name(&a.atlas, "N-001", LeaderRole::BacConvener).as_deref() == Some("王芳")
     })
     .await;
+}
+
+/// A real stop and start of the PostgreSQL server under a running instance. It stops the
+/// whole cluster (every database on it), so it runs only when asked, with the cluster named,
+/// as root (`pg_ctlcluster`); the other tests of this file wait for it:
+///
+/// ```sh
+/// GRIDATLAS_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
+/// GRIDATLAS_TEST_PG_RESTART="15 main" cargo test --test postgis -- --include-ignored
+/// ```
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "stops the whole PostgreSQL cluster: set GRIDATLAS_TEST_PG_RESTART, run --include-ignored"]
+async fn a_restart_of_postgresql_loses_nothing() {
+    let Some(url) = postgres_url() else { return };
+    let Ok(cluster) = std::env::var("GRIDATLAS_TEST_PG_RESTART") else {
+        panic!(
+            "the PostgreSQL restart test needs GRIDATLAS_TEST_PG_RESTART=\"<version> <cluster>\""
+        );
+    };
+    let cluster: Vec<String> = cluster.split_whitespace().map(String::from).collect();
+    assert_eq!(
+        cluster.len(),
+        2,
+        "GRIDATLAS_TEST_PG_RESTART is \"<version> <cluster>\", e.g. \"15 main\""
+    );
+    let ctl = |action: &'static str| {
+        let cluster = cluster.clone();
+        async move {
+            let status = tokio::process::Command::new("pg_ctlcluster")
+                .arg("--skip-systemctl-redirect")
+                .args(&cluster)
+                .arg(action)
+                .args(if action == "stop" {
+                    &["-m", "fast"][..]
+                } else {
+                    &[][..]
+                })
+                .status()
+                .await
+                .expect("run pg_ctlcluster");
+            assert!(status.success(), "pg_ctlcluster {action} failed: {status}");
+        }
+    };
+    let db = TestDb::create_with(&url, ServerGuard::Exclusive(SERVER.write().await)).await;
+    let db = TestDb::seed_sample(db).await;
+    let a = Instance::start(db.options.clone()).await;
+
+    ctl("stop").await;
+    let outage = async {
+        assert_eq!(
+            grid_at(&a.atlas, 121.442, 31.222).as_deref(),
+            Some("B-001"),
+            "lookups answer"
+        );
+        let change = LeaderChange {
+            bac_convener: Some(PersonRef::Existing("p3".into())),
+            party_worker: Some(PersonRef::Existing("p2".into())),
+        };
+        let err = a
+            .store
+            .replace_leaders("N-001", &change, "admin:alice", Utc::now())
+            .await
+            .expect_err("a write while PostgreSQL is down fails");
+        assert!(
+            err.is_unavailable(),
+            "the failure reads as an outage: {err}"
+        );
+        let err = a
+            .store
+            .ping()
+            .await
+            .expect_err("ping fails while PostgreSQL is down");
+        assert!(err.is_unavailable(), "{err}");
+        // Let the listener fail to reconnect a few times (decides nothing).
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            leader_name(&a.atlas, "N-001", LeaderRole::BacConvener).as_deref(),
+            Some("张伟")
+        );
+    };
+    // Whatever happens during the outage, the server is started again.
+    let checked = std::panic::AssertUnwindSafe(outage).catch_unwind().await;
+    ctl("start").await;
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+
+    let back = Instant::now();
+    let mut sql = loop {
+        match PgConnection::connect_with(&db.options).await {
+            Ok(conn) => break conn,
+            Err(e) => {
+                assert!(
+                    back.elapsed() < RECOVERY_LIMIT,
+                    "PostgreSQL is not back: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let restarted = Instant::now();
+    // Nothing was lost, the failed write changed nothing, and edits reach the instance again.
+    let holder: String = sqlx::query_scalar(
+        "SELECT person_id FROM leader_assignments \
+         WHERE grid_code = 'N-001' AND role = 'bac_convener' AND valid_to IS NULL",
+    )
+    .fetch_one(&mut sql)
+    .await
+    .expect("read leaders");
+    assert_eq!(holder, "p1");
+    sqlx::query("UPDATE people SET name = '张伟(重启)' WHERE id = 'p1'")
+        .execute(&mut sql)
+        .await
+        .expect("edit after the restart");
+    wait_for(
+        "the instance reconnects and sees the edit",
+        RECOVERY_LIMIT,
+        || leader_name(&a.atlas, "N-001", LeaderRole::BacConvener).as_deref() == Some("张伟(重启)"),
+    )
+    .await;
+    say(&format!(
+        "recovery after a restart of PostgreSQL: {} ms",
+        restarted.elapsed().as_millis()
+    ));
+}
+
+/// A burst of edits (a script updating rows one statement at a time) is followed to its end,
+/// with far fewer reloads than edits: whatever arrives during a reload is covered by one more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_edits_is_coalesced() {
+    let Some(url) = postgres_url() else { return };
+    // Enough data that a full reload takes a moment, as it does in production.
+    let db = TestDb::create(&url).await;
+    let store = PostgresStore::open_with(db.options.clone())
+        .await
+        .expect("open the store");
+    store
+        .seed(&synthetic_city(1_000), "test")
+        .await
+        .expect("seed");
+    let b = Instance::start_with(store).await;
+    let mut sql = db.sql().await;
+    let before = b.atlas.snapshot().generation;
+    let edits = 200;
+    for i in 1..=edits {
+        // Grid attributes live in the spatial half: every one of these asks for a full reload.
+        sqlx::query("UPDATE grids SET name = $1 WHERE code = 'N-000-000' AND valid_to IS NULL")
+            .bind(format!("静安寺街区 {i}"))
+            .execute(&mut sql)
+            .await
+            .expect("edit");
+    }
+    let last = format!("静安寺街区 {edits}");
+    // The last edit may land during a reload and need one more: allow for a few full reloads
+    // of this (unoptimised test build's) snapshot.
+    let latency = wait_for(
+        "the last edit of the burst is answered",
+        RECOVERY_LIMIT,
+        || {
+            let snapshot = b.atlas.snapshot();
+            snapshot
+                .spatial
+                .grid_index("N-000-000")
+                .is_some_and(|g| snapshot.spatial.grid(g).name == last)
+        },
+    )
+    .await;
+    let reloads = b.atlas.snapshot().generation - before;
+    say(&format!(
+        "burst of {edits} edits: {reloads} reloads, the last edit answered {} ms after its commit",
+        latency.as_millis()
+    ));
+    assert!(
+        reloads < edits / 2,
+        "bursts are coalesced ({reloads} reloads for {edits} edits)"
+    );
 }
 
 /// A big seed takes the bulk-load path (indexes rebuilt after the COPY, audit trigger

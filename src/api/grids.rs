@@ -202,6 +202,18 @@ fn checked_text(field: &str, value: &str) -> Result<String, Problem> {
     Ok(v.to_string())
 }
 
+/// A fresh person id: time, process and a counter, so two creations never collide, not even
+/// within one millisecond or across instances sharing a database.
+fn new_person_id(grid_code: &str, role: &str, at: DateTime<Utc>) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "p-{grid_code}-{role}-{}-{}-{n}",
+        at.timestamp_micros(),
+        std::process::id()
+    )
+}
+
 fn person_ref(
     snapshot: &Snapshot,
     grid_code: &str,
@@ -220,7 +232,7 @@ fn person_ref(
             Ok(PersonRef::Existing(person_id.clone()))
         }
         LeaderInput::New { name, phone, email } => Ok(PersonRef::New(Person {
-            id: format!("p-{grid_code}-{role}-{}", at.timestamp_millis()),
+            id: new_person_id(grid_code, role, at),
             name: checked_text(&format!("{role}.name"), name)?,
             contact: Contact {
                 phone: phone

@@ -115,10 +115,13 @@ pub fn layer(snapshot: &Snapshot, level: GridLevel, bbox: Rect<f64>, crs: Crs) -
     json!({"type": "FeatureCollection", "features": features})
 }
 
-fn etag(snapshot: &Snapshot, level: GridLevel, params: &LayerParams) -> String {
+/// The tag is a hash of the body itself, so it changes exactly when the content does, and it
+/// is the same from every instance and across restarts (any instance behind a load balancer
+/// can answer 304 to a tag another one gave).
+fn etag(body: &[u8]) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (level.as_str(), &params.bbox, &params.crs).hash(&mut h);
-    format!("W/\"g{}-{:016x}\"", snapshot.generation, h.finish())
+    body.hash(&mut h);
+    format!("W/\"{:x}-{:016x}\"", body.len(), h.finish())
 }
 
 fn matches_etag(headers: &HeaderMap, tag: &str) -> bool {
@@ -161,7 +164,13 @@ pub async fn get_layer(
         ),
     };
     let snapshot = state.atlas.snapshot();
-    let tag = etag(&snapshot, level, &params);
+    let body = tokio::task::spawn_blocking(move || {
+        serde_json::to_vec(&layer(&snapshot, level, bbox, crs))
+    })
+    .await
+    .map_err(|e| Problem::internal(e.to_string()))?
+    .map_err(|e| Problem::internal(e.to_string()))?;
+    let tag = etag(&body);
     let tag_value = HeaderValue::from_str(&tag).map_err(|e| Problem::internal(e.to_string()))?;
     let cache = HeaderValue::from_static("no-cache");
     if matches_etag(&headers, &tag) {
@@ -171,12 +180,6 @@ pub async fn get_layer(
         )
             .into_response());
     }
-    let body = tokio::task::spawn_blocking(move || {
-        serde_json::to_vec(&layer(&snapshot, level, bbox, crs))
-    })
-    .await
-    .map_err(|e| Problem::internal(e.to_string()))?
-    .map_err(|e| Problem::internal(e.to_string()))?;
     Ok((
         [
             (

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Caller;
-use super::extract::ApiQuery;
+use super::extract::{ApiPath, ApiQuery};
 use super::problem::Problem;
-use crate::address::MatchKind;
+use crate::address::{MAX_QUERY_CHARS, MatchKind};
 use crate::atlas::answer::{DEFAULT_BORDER_TOLERANCE_M, MAX_BORDER_TOLERANCE_M, Matched};
 use crate::atlas::{Answer, Snapshot, Visibility};
 use crate::geometry::crs::{self, Crs};
@@ -133,6 +133,15 @@ pub fn resolve(
                     ))
                 })
         }
+        Query::Address(text) if text.trim().is_empty() => {
+            Err(Problem::bad_request("address", "address must not be empty"))
+        }
+        Query::Address(text) if text.chars().count() > MAX_QUERY_CHARS => {
+            Err(Problem::bad_request(
+                "address",
+                format!("address must be at most {MAX_QUERY_CHARS} characters"),
+            ))
+        }
         Query::Address(text) => match snapshot.spatial.addresses.lookup(text) {
             Ok(hit) => {
                 let mut answer = snapshot
@@ -222,7 +231,7 @@ pub struct CoverageParams {
 pub async fn building_coverage(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<CoverageParams>,
 ) -> Result<Json<Answer>, Problem> {
     let tolerance = parse_tolerance(params.tolerance_m.as_deref())?;

@@ -3,6 +3,9 @@
 //! Polygon/MultiPolygon features tagged `building` become buildings with id `osm:<@id>`;
 //! points and untagged features are skipped and counted. Each building is attached to the
 //! innermost current grid whose polygon covers its footprint; uncovered ones are reported.
+//! A building whose door plate already belongs to another building of the atlas is the same
+//! building mapped twice: it is reported and not imported, so addresses stay unambiguous.
+//! A feature with a defect (invalid geometry, no id, an id twice) rejects the whole file.
 
 use std::path::Path;
 
@@ -12,6 +15,7 @@ use serde::Serialize;
 
 use super::geodata::Props;
 use super::{ImportError, InputProblem, read_feature_collection};
+use crate::address::MatchKind;
 use crate::atlas::Spatial;
 use crate::geometry::validity::multipolygon_from_geojson;
 use crate::model::{Building, Workload};
@@ -24,8 +28,16 @@ pub struct OsmReport {
     pub skipped_not_building: usize,
     /// Buildings no grid covers: not imported.
     pub uncovered: Vec<String>,
-    /// Features with a defect (bad geometry, missing id): not imported.
-    pub rejected: Vec<InputProblem>,
+    /// Buildings whose address the atlas already gives to another building: not imported.
+    pub already_known: Vec<KnownAddress>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KnownAddress {
+    pub id: String,
+    pub address: String,
+    /// The id of the building that already has this address.
+    pub existing: String,
 }
 
 /// Reads the file and attaches every building to its grid. Nothing is written here.
@@ -43,6 +55,8 @@ pub fn read_buildings(
         ..OsmReport::default()
     };
     let mut buildings = Vec::new();
+    let mut rejected = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, feature) in collection.features.iter().enumerate() {
         let Some(tags) = tags_of(feature) else {
             report.skipped_not_building += 1;
@@ -62,16 +76,31 @@ pub fn read_buildings(
             label: osm_id(feature, tags).unwrap_or_else(|| format!("#{}", i + 1)),
             map: tags,
         };
-        match building_from(feature, &props) {
-            Ok(mut b) => match covering_grid(spatial, &b) {
-                Some(code) => {
-                    b.grid_code = Some(code);
-                    buildings.push(b);
-                }
-                None => report.uncovered.push(b.id),
-            },
-            Err(problem) => report.rejected.push(problem),
+        let b = match building_from(feature, &props) {
+            Ok(b) => b,
+            Err(problem) => {
+                rejected.push(problem);
+                continue;
+            }
+        };
+        if !seen.insert(b.id.clone()) {
+            rejected.push(props.problem("the same OpenStreetMap id appears twice in the file"));
+            continue;
         }
+        if let Some(known) = known_address(spatial, &b) {
+            report.already_known.push(known);
+            continue;
+        }
+        match covering_grid(spatial, &b) {
+            Some(code) => buildings.push(Building {
+                grid_code: Some(code),
+                ..b
+            }),
+            None => report.uncovered.push(b.id),
+        }
+    }
+    if !rejected.is_empty() {
+        return Err(ImportError::Invalid(rejected));
     }
     report.buildings = buildings.len();
     Ok((buildings, report))
@@ -163,6 +192,19 @@ fn building_from(feature: &Feature, props: &Props) -> Result<Building, InputProb
         grid_code: None,
         footprint,
         workload: Workload::default(),
+    })
+}
+
+/// The first of the building's addresses that the atlas gives to a different building.
+fn known_address(spatial: &Spatial, b: &Building) -> Option<KnownAddress> {
+    b.addresses.iter().find_map(|address| {
+        let hit = spatial.addresses.lookup(address).ok()?;
+        let existing = &spatial.building(hit.building).building.id;
+        (hit.kind == MatchKind::Address && *existing != b.id).then(|| KnownAddress {
+            id: b.id.clone(),
+            address: address.clone(),
+            existing: existing.clone(),
+        })
     })
 }
 

@@ -46,9 +46,10 @@ impl StoreError {
                 | sqlx::Error::WorkerCrashed => true,
                 // PostgreSQL: connection exceptions (class 08) and operator intervention
                 // (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
-                sqlx::Error::Database(db) => db
-                    .code()
-                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+                // SQLite: SQLITE_BUSY (5, 517) and SQLITE_LOCKED (6) after the busy timeout.
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("57P") || matches!(&*c, "5" | "6" | "517")
+                }),
                 _ => false,
             },
             _ => false,

@@ -17,6 +17,11 @@ use crate::model::{
     TeamMember, Workload,
 };
 
+/// Write transactions take SQLite's write lock when they begin: a deferred transaction that
+/// reads first and writes later fails at once with "database is locked" when another writer
+/// got in between, whereas BEGIN IMMEDIATE waits (up to the busy timeout) for its turn.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -176,6 +181,84 @@ async fn current_leaders(
     Ok(serde_json::Value::Object(out))
 }
 
+/// People, current leader assignments and teams, read on one connection (inside the caller's
+/// transaction, so they are consistent with whatever else it reads).
+async fn attributes_from(conn: &mut sqlx::SqliteConnection) -> Result<Attributes, StoreError> {
+    let people = sqlx::query("SELECT id, name, phone, email FROM people ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Person {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                contact: Contact {
+                    phone: r.try_get("phone")?,
+                    email: r.try_get("email")?,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let leaders = sqlx::query(
+            "SELECT grid_code, role, person_id FROM leader_assignments WHERE valid_to IS NULL ORDER BY grid_code, role",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            let role: String = r.try_get("role")?;
+            Ok(LeaderAssignment {
+                grid_code: r.try_get("grid_code")?,
+                role: LeaderRole::from_str(&role).map_err(StoreError::Corrupt)?,
+                person_id: r.try_get("person_id")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut teams = Vec::new();
+    for r in sqlx::query("SELECT id, name FROM service_teams ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let id: String = r.try_get("id")?;
+        let members = sqlx::query(
+                "SELECT name, department, specialty, phone, email FROM team_members WHERE team_id = ? ORDER BY position",
+            )
+            .bind(&id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|m| {
+                Ok(TeamMember {
+                    name: m.try_get("name")?,
+                    department: m.try_get("department")?,
+                    specialty: m.try_get("specialty")?,
+                    contact: Contact {
+                        phone: m.try_get("phone")?,
+                        email: m.try_get("email")?,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let grid_codes = sqlx::query_scalar(
+                "SELECT grid_code FROM team_assignments WHERE team_id = ? AND valid_to IS NULL ORDER BY grid_code",
+            )
+            .bind(&id)
+            .fetch_all(&mut *conn)
+            .await?;
+        teams.push(ServiceTeam {
+            id,
+            name: r.try_get("name")?,
+            members,
+            grid_codes,
+        });
+    }
+    Ok(Attributes {
+        people,
+        leaders,
+        teams,
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -195,7 +278,8 @@ impl Store for SqliteStore {
     }
 
     async fn load(&self) -> Result<Dataset, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        // One read transaction: the snapshot never mixes data from before and after a write.
+        let mut conn = self.pool.begin().await?;
         let grids = sqlx::query(
             "SELECT code, name, name_en, level, parent_code, geometry, valid_from, valid_to \
              FROM grids WHERE valid_to IS NULL ORDER BY code",
@@ -211,12 +295,12 @@ impl Store for SqliteStore {
             .iter()
             .map(building_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        drop(conn);
         let Attributes {
             people,
             leaders,
             teams,
-        } = self.load_attributes().await?;
+        } = attributes_from(&mut conn).await?;
+        conn.commit().await?;
         Ok(Dataset {
             grids,
             buildings,
@@ -227,84 +311,14 @@ impl Store for SqliteStore {
     }
 
     async fn load_attributes(&self) -> Result<Attributes, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let people = sqlx::query("SELECT id, name, phone, email FROM people ORDER BY id")
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(Person {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    contact: Contact {
-                        phone: r.try_get("phone")?,
-                        email: r.try_get("email")?,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let leaders = sqlx::query(
-            "SELECT grid_code, role, person_id FROM leader_assignments WHERE valid_to IS NULL ORDER BY grid_code, role",
-        )
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            let role: String = r.try_get("role")?;
-            Ok(LeaderAssignment {
-                grid_code: r.try_get("grid_code")?,
-                role: LeaderRole::from_str(&role).map_err(StoreError::Corrupt)?,
-                person_id: r.try_get("person_id")?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut teams = Vec::new();
-        for r in sqlx::query("SELECT id, name FROM service_teams ORDER BY id")
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            let id: String = r.try_get("id")?;
-            let members = sqlx::query(
-                "SELECT name, department, specialty, phone, email FROM team_members WHERE team_id = ? ORDER BY position",
-            )
-            .bind(&id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|m| {
-                Ok(TeamMember {
-                    name: m.try_get("name")?,
-                    department: m.try_get("department")?,
-                    specialty: m.try_get("specialty")?,
-                    contact: Contact {
-                        phone: m.try_get("phone")?,
-                        email: m.try_get("email")?,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-            let grid_codes = sqlx::query_scalar(
-                "SELECT grid_code FROM team_assignments WHERE team_id = ? AND valid_to IS NULL ORDER BY grid_code",
-            )
-            .bind(&id)
-            .fetch_all(&mut *conn)
-            .await?;
-            teams.push(ServiceTeam {
-                id,
-                name: r.try_get("name")?,
-                members,
-                grid_codes,
-            });
-        }
-        Ok(Attributes {
-            people,
-            leaders,
-            teams,
-        })
+        let mut tx = self.pool.begin().await?;
+        let attributes = attributes_from(&mut tx).await?;
+        tx.commit().await?;
+        Ok(attributes)
     }
 
     async fn seed(&self, ds: &Dataset, actor: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grids")
             .fetch_one(&mut *tx)
             .await?;
@@ -395,7 +409,7 @@ impl Store for SqliteStore {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let exists: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM grids WHERE code = ? AND valid_to IS NULL")
                 .bind(grid_code)
@@ -454,7 +468,7 @@ impl Store for SqliteStore {
         buildings: &[Building],
         actor: &str,
     ) -> Result<UpsertReport, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let mut report = UpsertReport::default();
         for b in buildings {
             let existing = sqlx::query("SELECT * FROM buildings WHERE id = ?")
