@@ -221,12 +221,18 @@ async fn import_geodata(database_url: &str, dir: &Path) -> Result<ExitCode> {
     if !store.is_empty().await? {
         bail!("the database already holds an atlas; import geodata loads an empty database only");
     }
-    let bar = spinner(&format!(
-        "writing {} grids and {} buildings",
-        ds.grids.len(),
-        ds.buildings.len()
-    ));
-    store.seed(&ds, "import").await?;
+    let bar = ProgressBar::new(gridatlas::store::seed_rows(&ds));
+    bar.set_style(
+        ProgressStyle::with_template("writing {bar:40} {pos}/{len} rows ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress_bar = bar.clone();
+    store
+        .seed_with_progress(&ds, "import", &move |done, total| {
+            progress_bar.set_length(total);
+            progress_bar.set_position(done);
+        })
+        .await?;
     bar.finish_and_clear();
     println!("imported {}", counts(&ds));
     Ok(ExitCode::SUCCESS)

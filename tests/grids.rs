@@ -327,3 +327,44 @@ async fn unknown_routes_and_methods_are_problems() {
         .problem(405);
     assert!(r["detail"].as_str().is_some());
 }
+
+/// Two instances on one SQLite file: an edit made through one is answered by the other
+/// (the change feed follows the audit log), with no restart.
+#[tokio::test]
+async fn a_second_instance_on_the_same_file_follows_edits() {
+    let first = app().await;
+    let url = format!("sqlite://{}", first.dir.path().join("atlas.db").display());
+    let (store, atlas) = gridatlas::service::start(&url, Some(&geodata_dir()))
+        .await
+        .unwrap();
+    let second = api::router(AppState {
+        atlas,
+        store,
+        auth: Arc::new(AuthConfig::default()),
+    });
+    let second = App {
+        router: second,
+        store: first.store.clone(),
+        atlas: first.atlas.clone(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let code = first_code("building_group");
+    let body = json!({"bac_convener": {"name": "另一实例"}, "party_worker": null});
+    let r = first
+        .put_json(&format!("/v1/grids/{code}/leaders"), &body, Some(ADMIN))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Poll the second instance until it answers the edit; the deadline only bounds a failure.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let g = second.get(&format!("/v1/grids/{code}")).await.json();
+        if g["leaders"]["bac_convener"]["name"] == "另一实例" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second instance never saw the edit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

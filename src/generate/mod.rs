@@ -941,13 +941,13 @@ impl Writer<'_> {
                     Some(&n_code),
                     &[&group.ring],
                 )?;
-                let gc = if lrng.chance(0.9) {
+                let gc = if lrng.chance(0.92) {
                     Some(self.person("convener")?)
                 } else {
                     None
                 };
                 self.leader(&g_code, "bac_convener", gc.as_deref())?;
-                let gp = if lrng.chance(0.9) {
+                let gp = if lrng.chance(0.92) {
                     Some(self.person("party")?)
                 } else {
                     None
@@ -972,7 +972,7 @@ impl Writer<'_> {
                         &[&rec.parcel.quad],
                     )?;
                     self.building_feature(rec, &b_code)?;
-                    let bc = if lrng.chance(0.88) {
+                    let bc = if lrng.chance(0.9) {
                         Some(self.person("convener")?)
                     } else {
                         None
@@ -980,7 +980,7 @@ impl Writer<'_> {
                     self.leader(&b_code, "bac_convener", bc.as_deref())?;
                     let bp = if rec.employees >= 1_500 && lrng.chance(0.95) {
                         Some(self.person("party")?)
-                    } else if lrng.chance(0.95) {
+                    } else if lrng.chance(0.97) {
                         gp.clone()
                     } else {
                         None

@@ -6,6 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use tokio::sync::mpsc;
+
+use crate::sync::{Change, ChangeEvent, ChangeFeed};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::{
@@ -259,6 +262,63 @@ async fn attributes_from(conn: &mut sqlx::SqliteConnection) -> Result<Attributes
     })
 }
 
+/// How often the SQLite change feed looks for writes made by other processes.
+const CHANGE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The tables an audited action changed, as the change feed reports them.
+fn tables_of_action(action: &str) -> &'static str {
+    match action {
+        "replace_leaders" => "leader_assignments",
+        "upsert_buildings" => "buildings",
+        _ => "grids",
+    }
+}
+
+/// Follows the audit log (every write of gridatlas, from any process, adds a row) and turns
+/// new rows into change events, so a server sees what `gridatlas import` did in another
+/// process. SQLite has no LISTEN/NOTIFY: polling one indexed query is its cheap equivalent.
+async fn follow_audit_log(
+    pool: SqlitePool,
+    mut last: i64,
+    feed: mpsc::UnboundedSender<ChangeEvent>,
+) {
+    let mut tick = tokio::time::interval(CHANGE_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if feed.is_closed() {
+            return;
+        }
+        let rows = match sqlx::query("SELECT id, action FROM audit_log WHERE id > ? ORDER BY id")
+            .bind(last)
+            .fetch_all(&pool)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the audit log for changes");
+                continue;
+            }
+        };
+        for row in rows {
+            let (Ok(id), Ok(action)) = (
+                row.try_get::<i64, _>("id"),
+                row.try_get::<String, _>("action"),
+            ) else {
+                continue;
+            };
+            last = last.max(id);
+            let change = Change {
+                table: tables_of_action(&action).to_string(),
+                op: action,
+            };
+            if feed.send(ChangeEvent::Changed(change)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -503,5 +563,14 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn subscribe_changes(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM audit_log")
+            .fetch_one(&self.pool)
+            .await?;
+        let (sender, feed) = mpsc::unbounded_channel();
+        tokio::spawn(follow_audit_log(self.pool.clone(), last, sender));
+        Ok(Some(feed))
     }
 }
