@@ -50,7 +50,12 @@ pub async fn open_store(
     {
         tracing::info!(folder = %dir.display(), "empty store: seeding from the data folder");
         let ds = read_valid_folder(dir)?;
-        store.seed(&ds, "seed").await?;
+        match store.seed(&ds, "seed").await {
+            Ok(()) => {}
+            // Another instance starting at the same moment seeded it first: nothing to do.
+            Err(StoreError::Conflict(why)) => tracing::info!(%why, "store seeded meanwhile"),
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(store)
 }
