@@ -142,6 +142,44 @@ fn sample() -> Dataset {
 // ---------------------------------------------------------------------------------------------
 // Reading an instance's snapshot.
 
+/// One request through the real router (admin token attached to writes).
+async fn http(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        request = request
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer adm");
+    }
+    let request = request
+        .body(axum::body::Body::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        ))
+        .expect("request");
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("router answers");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 fn leader_name(atlas: &Atlas, grid_code: &str, role: LeaderRole) -> Option<String> {
     let snapshot = atlas.snapshot();
     let grid = snapshot.spatial.grid_index(grid_code)?;
@@ -610,6 +648,34 @@ async fn an_outage_stops_no_lookup_loses_nothing_and_heals() {
     assert_eq!(grid_at(&a.atlas, 121.442, 31.222).as_deref(), Some("B-001"));
 
     proxy.cut();
+
+    // Over HTTP, as a load balancer and a client see it: lookups answer, /readyz says 503
+    // (degraded), a write is a 503 problem.
+    let router = gridatlas::api::router(gridatlas::api::AppState {
+        atlas: a.atlas.clone(),
+        store: a.store.clone(),
+        auth: Arc::new(gridatlas::api::AuthConfig {
+            admin_token: Some("adm".into()),
+            dispatcher_token: None,
+        }),
+    });
+    let (status, body) = http(&router, "GET", "/v1/lookup?lon=121.442&lat=31.222", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["grids"]
+            .as_array()
+            .and_then(|g| g.last())
+            .map(|g| g["code"].clone()),
+        Some("B-001".into())
+    );
+    let (status, body) = http(&router, "GET", "/readyz", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["store_ok"], false);
+    let edit = serde_json::json!({"bac_convener": {"person_id": "p3"}, "party_worker": null});
+    let (status, body) = http(&router, "PUT", "/v1/grids/N-001/leaders", Some(edit)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["type"], "/problems/store-unavailable");
 
     // Lookups go on.
     assert_eq!(grid_at(&a.atlas, 121.442, 31.222).as_deref(), Some("B-001"));
