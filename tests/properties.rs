@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use std::cell::Cell;
+use std::collections::HashMap;
 
 use geo::coordinate_position::CoordPos;
 use geo::{BoundingRect, Contains, CoordinatePosition, MultiPolygon, Rect};
@@ -76,6 +77,16 @@ fn district_bounds(grids: &[SampleGrid]) -> Rect<f64> {
         .expect("grids")
 }
 
+/// The chain of codes from the neighborhood down to `code`, from the sample's parent links.
+fn chain_of(parents: &HashMap<String, Option<String>>, code: &str) -> Vec<String> {
+    let mut chain = vec![code.to_string()];
+    while let Some(Some(p)) = chain.last().and_then(|c| parents.get(c)) {
+        chain.push(p.clone());
+    }
+    chain.reverse();
+    chain
+}
+
 fn innermost_code(answer: &Value) -> String {
     answer["grids"].as_array().unwrap().last().unwrap()["code"]
         .as_str()
@@ -142,6 +153,16 @@ fn random_points_inside_a_footprint_resolve_to_that_buildings_chain() {
             )
         })
         .collect();
+    let parents: HashMap<String, Option<String>> = sample_features("grids.geojson")
+        .iter()
+        .map(|f| {
+            let p = &f["properties"];
+            (
+                p["code"].as_str().unwrap().to_string(),
+                p["parent_code"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
     let mut runner = TestRunner::new(Config {
         cases: 300,
         ..Config::default()
@@ -161,7 +182,13 @@ fn random_points_inside_a_footprint_resolve_to_that_buildings_chain() {
                 prop_assert_eq!(r.status.as_u16(), 200);
                 let a = r.json();
                 prop_assert_eq!(a["building"]["id"].as_str(), Some(id.as_str()));
-                prop_assert_eq!(innermost_code(&a), grid_code.clone());
+                let codes: Vec<String> = a["grids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|g| g["code"].as_str().unwrap().to_string())
+                    .collect();
+                prop_assert_eq!(codes, chain_of(&parents, grid_code));
                 prop_assert_eq!(a["leaders"]["grid_code"].as_str(), Some(grid_code.as_str()));
                 Ok(())
             },
