@@ -554,6 +554,9 @@ pub(crate) struct Footprint {
     pub area: f64,
 }
 
+/// A point in a footprint's unit square [-1, 1]².
+type Unit = (f64, f64);
+
 /// Largest scale in [0, 1) at which `shape` (unit coordinates), centred on `c` with half-sizes
 /// `hw` along `e` and `hh` across, stays [`FOOTPRINT_MARGIN_M`] inside the convex quad `q`.
 fn fit(q: &[Pt; 4], c: Pt, e: Pt, hw: f64, hh: f64, shape: &[(f64, f64)]) -> f64 {
@@ -601,7 +604,7 @@ pub(crate) fn footprint(parcel: &Parcel, big: bool, rng: &mut Rng) -> Footprint 
     };
     // Shape in unit coordinates, counter-clockwise.
     let kind = rng.unit();
-    let (mut shape, hole): (Vec<(f64, f64)>, Option<Vec<(f64, f64)>>) = if kind < 0.5 {
+    let (mut shape, hole): (Vec<Unit>, Option<Vec<Unit>>) = if kind < 0.5 {
         (vec![(-1., -1.), (1., -1.), (1., 1.), (-1., 1.)], None)
     } else if kind < 0.77 {
         let tx = rng.range(-0.2, 0.3);

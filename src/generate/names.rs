@@ -811,9 +811,8 @@ fn make_road(name: &str) -> Option<Road> {
         .trim_end_matches(['路', '街'])
         .trim_end_matches("大道")
         .to_string();
-    if key.ordinal.is_some() {
-        base.pop();
-    } else if key.direction.is_some() {
+    // The ordinal (一 … 九) or direction word before the road type is one character.
+    if key.ordinal.is_some() || key.direction.is_some() {
         base.pop();
     }
     let mut chars = key.base.chars();

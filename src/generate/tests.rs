@@ -214,3 +214,47 @@ fn bad_targets_are_refused_and_leave_nothing() {
         "mine"
     );
 }
+
+/// Every address of a big city resolves to its building through the address index.
+/// `GRIDATLAS_BIG_CITY=1000000 cargo test --release --lib generate::tests::big_city -- --ignored`
+#[test]
+#[ignore = "minutes and gigabytes; run by hand in release"]
+fn big_city_addresses_resolve() {
+    let n = std::env::var("GRIDATLAS_BIG_CITY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let (_tmp, dir, _) = city(n, 1);
+    let ds = read_folder(&dir).expect("readable");
+    assert_eq!(ds.buildings.len() as u64, n);
+    let mut builder = AddressIndexBuilder::new();
+    for (i, b) in ds.buildings.iter().enumerate() {
+        for a in &b.addresses {
+            builder.add_address(a, i as u32).expect("parseable address");
+        }
+    }
+    let index = builder.build();
+    for (i, b) in ds.buildings.iter().enumerate() {
+        for a in &b.addresses {
+            let hit = index.lookup(a).expect(a);
+            assert_eq!(hit.building, i as u32, "{a}");
+        }
+    }
+}
+
+/// The largest city allowed has enough road names and codes (planning only, nothing written).
+#[test]
+#[ignore = "plans five million buildings; run by hand in release"]
+fn the_largest_city_can_be_planned() {
+    for seed in [1, 2] {
+        let p = plan(MAX_BUILDINGS, seed).expect("planned");
+        assert!(p.district_span * p.district_span <= 999);
+        let tiles = p.nx.div_ceil(TILE) * p.ny.div_ceil(TILE);
+        assert!(tiles > 0);
+        let mut names: Vec<&str> = p.roads.roads.iter().map(|r| r.name.as_str()).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+}
