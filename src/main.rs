@@ -1,4 +1,4 @@
-//! The gridatlas command line: serve, import, validate, lookup.
+//! The gridatlas command line: serve, import, validate, lookup, generate.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
