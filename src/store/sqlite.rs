@@ -1,5 +1,6 @@
 //! The embedded default store: one SQLite file, no server.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -217,42 +218,53 @@ async fn attributes_from(conn: &mut sqlx::SqliteConnection) -> Result<Attributes
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
+    // Three queries in all, grouped here: one query per team would cost tens of thousands of
+    // round trips at city scale.
+    let mut members: HashMap<String, Vec<TeamMember>> = HashMap::new();
+    for m in sqlx::query(
+        "SELECT team_id, name, department, specialty, phone, email FROM team_members \
+         ORDER BY team_id, position",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        members
+            .entry(m.try_get("team_id")?)
+            .or_default()
+            .push(TeamMember {
+                name: m.try_get("name")?,
+                department: m.try_get("department")?,
+                specialty: m.try_get("specialty")?,
+                contact: Contact {
+                    phone: m.try_get("phone")?,
+                    email: m.try_get("email")?,
+                },
+            });
+    }
+    let mut grid_codes: HashMap<String, Vec<String>> = HashMap::new();
+    for a in sqlx::query(
+        "SELECT team_id, grid_code FROM team_assignments WHERE valid_to IS NULL \
+         ORDER BY team_id, grid_code",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        grid_codes
+            .entry(a.try_get("team_id")?)
+            .or_default()
+            .push(a.try_get("grid_code")?);
+    }
     let mut teams = Vec::new();
     for r in sqlx::query("SELECT id, name FROM service_teams ORDER BY id")
         .fetch_all(&mut *conn)
         .await?
     {
         let id: String = r.try_get("id")?;
-        let members = sqlx::query(
-                "SELECT name, department, specialty, phone, email FROM team_members WHERE team_id = ? ORDER BY position",
-            )
-            .bind(&id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|m| {
-                Ok(TeamMember {
-                    name: m.try_get("name")?,
-                    department: m.try_get("department")?,
-                    specialty: m.try_get("specialty")?,
-                    contact: Contact {
-                        phone: m.try_get("phone")?,
-                        email: m.try_get("email")?,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let grid_codes = sqlx::query_scalar(
-                "SELECT grid_code FROM team_assignments WHERE team_id = ? AND valid_to IS NULL ORDER BY grid_code",
-            )
-            .bind(&id)
-            .fetch_all(&mut *conn)
-            .await?;
         teams.push(ServiceTeam {
-            id,
+            members: members.remove(&id).unwrap_or_default(),
+            grid_codes: grid_codes.remove(&id).unwrap_or_default(),
             name: r.try_get("name")?,
-            members,
-            grid_codes,
+            id,
         });
     }
     Ok(Attributes {
@@ -317,6 +329,27 @@ async fn follow_audit_log(
             }
         }
     }
+}
+
+/// SQLite's limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER, 32766 since 3.32).
+const MAX_BIND_PARAMETERS: usize = 32_766;
+
+/// Inserts rows with multi-row `VALUES` statements, as many rows per statement as the
+/// parameter limit allows: one statement per row costs a round trip to SQLite's worker
+/// thread each, which made seeding a city take minutes.
+async fn insert_rows<T>(
+    tx: &mut Transaction<'_, Sqlite>,
+    head: &'static str,
+    columns: usize,
+    rows: &[T],
+    mut push_row: impl FnMut(&mut sqlx::query_builder::Separated<'_, Sqlite, &'static str>, &T),
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks((MAX_BIND_PARAMETERS / columns).max(1)) {
+        let mut query = sqlx::QueryBuilder::<Sqlite>::new(head);
+        query.push_values(chunk, |mut row, item| push_row(&mut row, item));
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -388,71 +421,108 @@ impl Store for SqliteStore {
             ));
         }
         let now = timestamp(Utc::now());
-        for g in &ds.grids {
-            sqlx::query(
-                "INSERT INTO grids (code, name, name_en, level, parent_code, geometry, valid_from, valid_to) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&g.code)
-            .bind(&g.name)
-            .bind(&g.name_en)
-            .bind(g.level.as_str())
-            .bind(&g.parent_code)
-            .bind(encode_multipolygon(&g.geometry))
-            .bind(timestamp(g.valid_from))
-            .bind(g.valid_to.map(timestamp))
-            .execute(&mut *tx)
-            .await?;
-        }
-        for b in &ds.buildings {
-            insert_building(&mut tx, b).await?;
-        }
-        for p in &ds.people {
-            insert_person(&mut tx, p).await?;
-        }
-        for l in &ds.leaders {
-            sqlx::query(
-                "INSERT INTO leader_assignments (grid_code, role, person_id, valid_from) VALUES (?, ?, ?, ?)",
-            )
-            .bind(&l.grid_code)
-            .bind(l.role.as_str())
-            .bind(&l.person_id)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for t in &ds.teams {
-            sqlx::query("INSERT INTO service_teams (id, name) VALUES (?, ?)")
-                .bind(&t.id)
-                .bind(&t.name)
-                .execute(&mut *tx)
-                .await?;
-            for (position, m) in t.members.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO team_members (team_id, position, name, department, specialty, phone, email) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&t.id)
-                .bind(position as i64)
-                .bind(&m.name)
-                .bind(&m.department)
-                .bind(&m.specialty)
-                .bind(&m.contact.phone)
-                .bind(&m.contact.email)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for code in &t.grid_codes {
-                sqlx::query(
-                    "INSERT INTO team_assignments (team_id, grid_code, valid_from) VALUES (?, ?, ?)",
-                )
-                .bind(&t.id)
-                .bind(code)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+        insert_rows(&mut tx, "INSERT INTO grids (code, name, name_en, level, parent_code, geometry, valid_from, valid_to) ", 8, &ds.grids, |row, g| {
+            row.push_bind(g.code.clone())
+                .push_bind(g.name.clone())
+                .push_bind(g.name_en.clone())
+                .push_bind(g.level.as_str())
+                .push_bind(g.parent_code.clone())
+                .push_bind(encode_multipolygon(&g.geometry))
+                .push_bind(timestamp(g.valid_from))
+                .push_bind(g.valid_to.map(timestamp));
+        })
+        .await?;
+        insert_rows(&mut tx, "INSERT INTO buildings (id, name, name_en, aliases, addresses, grid_code, footprint, enterprises, employees, party_members, floor_area_m2) ", 11, &ds.buildings, |row, b| {
+            row.push_bind(b.id.clone())
+                .push_bind(b.name.clone())
+                .push_bind(b.name_en.clone())
+                .push_bind(json!(b.aliases).to_string())
+                .push_bind(json!(b.addresses).to_string())
+                .push_bind(b.grid_code.clone())
+                .push_bind(encode_multipolygon(&b.footprint))
+                .push_bind(i64::from(b.workload.enterprises))
+                .push_bind(i64::from(b.workload.employees))
+                .push_bind(i64::from(b.workload.party_members))
+                .push_bind(b.workload.floor_area_m2);
+        })
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO people (id, name, phone, email) ",
+            4,
+            &ds.people,
+            |row, p| {
+                row.push_bind(p.id.clone())
+                    .push_bind(p.name.clone())
+                    .push_bind(p.contact.phone.clone())
+                    .push_bind(p.contact.email.clone());
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO leader_assignments (grid_code, role, person_id, valid_from) ",
+            4,
+            &ds.leaders,
+            |row, l| {
+                row.push_bind(l.grid_code.clone())
+                    .push_bind(l.role.as_str())
+                    .push_bind(l.person_id.clone())
+                    .push_bind(now.clone());
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO service_teams (id, name) ",
+            2,
+            &ds.teams,
+            |row, t| {
+                row.push_bind(t.id.clone()).push_bind(t.name.clone());
+            },
+        )
+        .await?;
+        let members: Vec<(&str, usize, &TeamMember)> = ds
+            .teams
+            .iter()
+            .flat_map(|t| {
+                t.members
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, m)| (t.id.as_str(), i, m))
+            })
+            .collect();
+        insert_rows(&mut tx, "INSERT INTO team_members (team_id, position, name, department, specialty, phone, email) ", 7, &members, |row, (team, position, m)| {
+            row.push_bind(team.to_string())
+                .push_bind(*position as i64)
+                .push_bind(m.name.clone())
+                .push_bind(m.department.clone())
+                .push_bind(m.specialty.clone())
+                .push_bind(m.contact.phone.clone())
+                .push_bind(m.contact.email.clone());
+        })
+        .await?;
+        let assignments: Vec<(&str, &str)> = ds
+            .teams
+            .iter()
+            .flat_map(|t| {
+                t.grid_codes
+                    .iter()
+                    .map(move |c| (t.id.as_str(), c.as_str()))
+            })
+            .collect();
+        insert_rows(
+            &mut tx,
+            "INSERT INTO team_assignments (team_id, grid_code, valid_from) ",
+            3,
+            &assignments,
+            |row, (team, code)| {
+                row.push_bind(team.to_string())
+                    .push_bind(code.to_string())
+                    .push_bind(now.clone());
+            },
+        )
+        .await?;
         let summary = json!({
             "grids": ds.grids.len(), "buildings": ds.buildings.len(), "people": ds.people.len(),
             "leaders": ds.leaders.len(), "teams": ds.teams.len(),
