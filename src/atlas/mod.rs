@@ -80,6 +80,10 @@ impl Atlas {
     pub async fn load(store: &dyn Store) -> Result<Atlas, StoreError> {
         let started = Instant::now();
         let ds = store.load().await?;
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "store read"
+        );
         let snapshot = tokio::task::spawn_blocking(move || Snapshot::from_dataset(ds, 1))
             .await
             .map_err(|e| StoreError::Unavailable(format!("snapshot build failed: {e}")))?;
