@@ -49,10 +49,14 @@ fn parse_coordinate(name: &str, raw: &str, limit: f64) -> Result<f64, Problem> {
         .trim()
         .parse()
         .map_err(|_| Problem::bad_request(name, format!("{name} must be a number, not '{raw}'")))?;
+    check_coordinate(name, v, limit)
+}
+
+fn check_coordinate(name: &str, v: f64, limit: f64) -> Result<f64, Problem> {
     if !v.is_finite() || v.abs() > limit {
         return Err(Problem::bad_request(
             name,
-            format!("{name} must be between -{limit} and {limit}, not {raw}"),
+            format!("{name} must be between -{limit} and {limit}, not {v}"),
         ));
     }
     Ok(v)
@@ -71,14 +75,20 @@ pub fn parse_tolerance(raw: Option<&str>) -> Result<f64, Problem> {
     let Some(raw) = raw else {
         return Ok(DEFAULT_BORDER_TOLERANCE_M);
     };
-    match raw.trim().parse::<f64>() {
-        Ok(v) if (0.0..=MAX_BORDER_TOLERANCE_M).contains(&v) => Ok(v),
-        _ => Err(Problem::bad_request(
+    check_tolerance(raw.trim().parse::<f64>().unwrap_or(f64::NAN), raw)
+}
+
+/// `raw` is how the caller wrote the value, for the message.
+fn check_tolerance(v: f64, raw: &str) -> Result<f64, Problem> {
+    if (0.0..=MAX_BORDER_TOLERANCE_M).contains(&v) {
+        Ok(v)
+    } else {
+        Err(Problem::bad_request(
             "tolerance_m",
             format!(
                 "tolerance_m must be a number of metres from 0 to {MAX_BORDER_TOLERANCE_M}, not '{raw}'"
             ),
-        )),
+        ))
     }
 }
 
@@ -276,7 +286,13 @@ fn number_field(
     limit: f64,
 ) -> Result<f64, Problem> {
     match item.get(key) {
-        Some(Value::Number(n)) => parse_coordinate(key, &n.to_string(), limit),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(v) => check_coordinate(key, v, limit),
+            None => Err(Problem::bad_request(
+                key,
+                format!("{key} must be a number, not {n}"),
+            )),
+        },
         Some(Value::String(s)) => parse_coordinate(key, s, limit),
         Some(other) => Err(Problem::bad_request(
             key,
@@ -345,7 +361,7 @@ pub async fn batch(
     }
     let tolerance = match request.tolerance_m {
         None => DEFAULT_BORDER_TOLERANCE_M,
-        Some(t) => parse_tolerance(Some(&t.to_string()))?,
+        Some(t) => check_tolerance(t, &t.to_string())?,
     };
     let snapshot: Arc<Snapshot> = state.atlas.snapshot();
     let vis = caller.visibility();
