@@ -8,11 +8,14 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use geo::{Contains, Coord, Rect};
-use gridatlas::api::layers::layer;
+use gridatlas::api::layers::{LayerRequest, Page, layer_json};
 use gridatlas::api::lookup::{Query, resolve};
 use gridatlas::atlas::{Snapshot, Visibility};
 use gridatlas::geometry::crs::Crs;
 use gridatlas::model::{Dataset, GridLevel};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn sample() -> Dataset {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
@@ -137,12 +140,13 @@ fn benches(c: &mut Criterion) {
     );
     c.bench_function("layer/building_all", |b| {
         b.iter(|| {
-            black_box(serde_json::to_vec(&layer(
-                &snapshot,
-                GridLevel::Building,
-                all,
-                Crs::Wgs84,
-            )))
+            let request = LayerRequest {
+                level: GridLevel::Building,
+                bbox: None,
+                crs: Crs::Wgs84,
+                page: Page::default(),
+            };
+            black_box(layer_json(&snapshot, &request, all).len())
         })
     });
     c.bench_function("snapshot/build", |b| {

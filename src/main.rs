@@ -13,6 +13,9 @@ use gridatlas::service::{self, ServiceError};
 use gridatlas::store::DEFAULT_DATABASE_URL;
 use indicatif::{ProgressBar, ProgressStyle};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gridatlas",

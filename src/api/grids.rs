@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,7 +33,7 @@ pub struct GridSummary {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct GridDetail {
+pub struct GridDetail<'a> {
     #[serde(flatten)]
     pub summary: GridSummary,
     /// Geodesic area in square metres.
@@ -41,8 +42,8 @@ pub struct GridDetail {
     /// Ids of the buildings attached to this grid.
     pub buildings: Vec<String>,
     /// Leaders with territorial fallback (a vacant role filled from the nearest ancestor).
-    pub leaders: Leaders,
-    pub service_team: Option<TeamRef>,
+    pub leaders: Leaders<'a>,
+    pub service_team: Option<TeamRef<'a>>,
     /// RFC 7946 geometry (WGS84).
     #[schema(value_type = Object)]
     pub geometry: Value,
@@ -67,7 +68,7 @@ fn grid_index(snapshot: &Snapshot, code: &str) -> Result<u32, Problem> {
         .ok_or_else(|| Problem::not_found(format!("no grid with code '{code}'")))
 }
 
-pub fn detail(snapshot: &Snapshot, i: u32, vis: Visibility) -> GridDetail {
+pub fn detail(snapshot: &Snapshot, i: u32, vis: Visibility) -> GridDetail<'_> {
     let spatial = &snapshot.spatial;
     let g = spatial.grid(i);
     GridDetail {
@@ -102,10 +103,10 @@ pub async fn get_grid(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(code): ApiPath<String>,
-) -> Result<Json<GridDetail>, Problem> {
+) -> Result<Response, Problem> {
     let snapshot = state.atlas.snapshot();
     let i = grid_index(&snapshot, &code)?;
-    Ok(Json(detail(&snapshot, i, caller.visibility())))
+    Ok(Json(detail(&snapshot, i, caller.visibility())).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -265,7 +266,7 @@ pub async fn put_leaders(
     caller: Caller,
     ApiPath(code): ApiPath<String>,
     body: Result<ApiJson<LeadersInput>, Problem>,
-) -> Result<Json<Leaders>, Problem> {
+) -> Result<Response, Problem> {
     state.auth.require_admin(caller)?;
     let ApiJson(input) = body?;
     let snapshot = state.atlas.snapshot();
@@ -289,5 +290,5 @@ pub async fn put_leaders(
     state.atlas.reload_attributes(state.store.as_ref()).await?;
     let snapshot = state.atlas.snapshot();
     let i = grid_index(&snapshot, &code)?;
-    Ok(Json(snapshot.leaders_of(i, caller.visibility())))
+    Ok(Json(snapshot.leaders_of(i, caller.visibility())).into_response())
 }

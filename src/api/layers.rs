@@ -6,9 +6,9 @@ use std::hash::{Hash, Hasher};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use geo::{Coord, MapCoords, Rect};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use chrono::{DateTime, Utc};
+use geo::{Coord, Rect};
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use super::AppState;
@@ -17,7 +17,7 @@ use super::lookup::parse_crs;
 use super::problem::Problem;
 use crate::atlas::Snapshot;
 use crate::geometry::crs::{self, Crs};
-use crate::geometry::validity::oriented_rfc7946;
+use crate::geometry::geojson_out::MultiPolygonJson;
 use crate::model::{GridLevel, LeaderRole};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -27,6 +27,10 @@ pub struct LayerParams {
     pub bbox: Option<String>,
     /// Coordinate system of bbox and output: wgs84 (default), gcj02 or bd09.
     pub crs: Option<String>,
+    /// Most features in this response (1–50,000, default 10,000); the `next` link gives the rest.
+    pub limit: Option<String>,
+    /// Features to skip, in code order (default 0).
+    pub offset: Option<String>,
 }
 
 pub fn parse_level(raw: &str) -> Result<GridLevel, Problem> {
@@ -70,49 +74,210 @@ pub fn parse_bbox(raw: &str, crs: Crs) -> Result<Rect<f64>, Problem> {
     Ok(Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 }))
 }
 
-/// Seven decimals are about 1 cm: more digits only make the layer heavier.
-fn round7(c: Coord<f64>) -> Coord<f64> {
-    Coord {
-        x: (c.x * 1e7).round() / 1e7,
-        y: (c.y * 1e7).round() / 1e7,
+/// Features a layer response holds when the caller does not say (`limit`).
+pub const DEFAULT_LAYER_LIMIT: usize = 10_000;
+/// The most features one layer response may hold; more are fetched page by page (`offset`).
+pub const MAX_LAYER_LIMIT: usize = 50_000;
+
+/// Which part of the matching features a response holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Default for Page {
+    fn default() -> Page {
+        Page {
+            offset: 0,
+            limit: DEFAULT_LAYER_LIMIT,
+        }
     }
 }
 
-/// A FeatureCollection of the grids of `level` intersecting `bbox` (WGS84), output in `crs`.
-pub fn layer(snapshot: &Snapshot, level: GridLevel, bbox: Rect<f64>, crs: Crs) -> Value {
-    let spatial = &snapshot.spatial;
-    let features: Vec<Value> = spatial
-        .grids_in_bbox(level, bbox)
-        .into_iter()
-        .map(|i| {
-            let g = spatial.grid(i);
-            let geometry = crs::multipolygon_from_wgs84(crs, &oriented_rfc7946(&g.geometry))
-                .map_coords(round7);
-            let leader = |role| snapshot.roster.leader(i, role).map(|p| p.name.clone());
-            let mut props = Map::new();
-            props.insert("code".into(), json!(g.code));
-            props.insert("name".into(), json!(g.name));
-            props.insert("name_en".into(), json!(g.name_en));
-            props.insert("level".into(), json!(g.level));
-            props.insert("parent_code".into(), json!(g.parent_code));
-            props.insert("valid_from".into(), json!(g.valid_from));
-            props.insert(
-                "bac_convener".into(),
-                json!(leader(LeaderRole::BacConvener)),
-            );
-            props.insert(
-                "party_worker".into(),
-                json!(leader(LeaderRole::PartyWorker)),
-            );
-            json!({
-                "type": "Feature",
-                "id": g.code,
-                "geometry": geojson::GeometryValue::from(&geometry),
-                "properties": props,
-            })
+fn parse_count(
+    name: &str,
+    raw: Option<&str>,
+    default: usize,
+    range: (usize, usize),
+) -> Result<usize, Problem> {
+    let Some(raw) = raw else { return Ok(default) };
+    raw.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|v| (range.0..=range.1).contains(v))
+        .ok_or_else(|| {
+            Problem::bad_request(
+                name,
+                format!(
+                    "{name} must be a whole number from {} to {}, not '{raw}'",
+                    range.0, range.1
+                ),
+            )
         })
-        .collect();
-    json!({"type": "FeatureCollection", "features": features})
+}
+
+impl LayerParams {
+    pub fn page(&self) -> Result<Page, Problem> {
+        Ok(Page {
+            limit: parse_count(
+                "limit",
+                self.limit.as_deref(),
+                DEFAULT_LAYER_LIMIT,
+                (1, MAX_LAYER_LIMIT),
+            )?,
+            offset: parse_count("offset", self.offset.as_deref(), 0, (0, usize::MAX))?,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct FeatureCollection<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// OGC API Features: how many features match the bbox in all, and how many are here.
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    features: Features<'a>,
+    /// `next` when more features match than this page holds.
+    links: Vec<Link>,
+}
+
+#[derive(Serialize)]
+struct Link {
+    rel: &'static str,
+    href: String,
+    #[serde(rename = "type")]
+    media_type: &'static str,
+}
+
+/// The features of a page, serialized one by one straight from the snapshot.
+struct Features<'a> {
+    snapshot: &'a Snapshot,
+    grids: &'a [u32],
+    crs: Crs,
+}
+
+impl Serialize for Features<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.grids.len()))?;
+        for &i in self.grids {
+            seq.serialize_element(&feature(self.snapshot, i, self.crs))?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Feature<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    geometry: MultiPolygonJson<'a>,
+    properties: Properties<'a>,
+}
+
+/// Public by design: names of the leaders, never their contacts.
+#[derive(Serialize)]
+struct Properties<'a> {
+    code: &'a str,
+    name: &'a str,
+    name_en: Option<&'a str>,
+    level: GridLevel,
+    parent_code: Option<&'a str>,
+    valid_from: DateTime<Utc>,
+    bac_convener: Option<&'a str>,
+    party_worker: Option<&'a str>,
+}
+
+fn feature(snapshot: &Snapshot, i: u32, crs: Crs) -> Feature<'_> {
+    let g = snapshot.spatial.grid(i);
+    let leader = |role| snapshot.roster.leader(i, role).map(|p| p.name.as_str());
+    Feature {
+        kind: "Feature",
+        id: &g.code,
+        geometry: MultiPolygonJson {
+            geometry: &g.geometry,
+            crs,
+        },
+        properties: Properties {
+            code: &g.code,
+            name: &g.name,
+            name_en: g.name_en.as_deref(),
+            level: g.level,
+            parent_code: g.parent_code.as_deref(),
+            valid_from: g.valid_from,
+            bac_convener: leader(LeaderRole::BacConvener),
+            party_worker: leader(LeaderRole::PartyWorker),
+        },
+    }
+}
+
+/// The request a `next` link repeats, with the following offset.
+pub struct LayerRequest<'a> {
+    pub level: GridLevel,
+    pub bbox: Option<&'a str>,
+    pub crs: Crs,
+    pub page: Page,
+}
+
+/// The GeoJSON FeatureCollection (bytes) of one page of the grids of `level` intersecting
+/// `bbox` (WGS84), output in `crs`.
+pub fn layer_json(snapshot: &Snapshot, request: &LayerRequest<'_>, bbox: Rect<f64>) -> Vec<u8> {
+    let matched = snapshot.spatial.grids_in_bbox(request.level, bbox);
+    let Page { offset, limit } = request.page;
+    let start = offset.min(matched.len());
+    let end = start.saturating_add(limit).min(matched.len());
+    let mut links = Vec::new();
+    if end < matched.len() {
+        let mut href = format!("/v1/layers/{}?", request.level);
+        if let Some(b) = request.bbox {
+            href.push_str(&format!("bbox={}&", url_component(b)));
+        }
+        href.push_str(&format!("crs={}&limit={limit}&offset={end}", request.crs));
+        links.push(Link {
+            rel: "next",
+            href,
+            media_type: "application/geo+json",
+        });
+    }
+    let collection = FeatureCollection {
+        kind: "FeatureCollection",
+        number_matched: matched.len(),
+        number_returned: end - start,
+        features: Features {
+            snapshot,
+            grids: &matched[start..end],
+            crs: request.crs,
+        },
+        links,
+    };
+    let mut out = Vec::with_capacity((end - start) * 600 + 128);
+    // Writing into a Vec fails only if a Serialize impl fails, and ours never do.
+    if serde_json::to_writer(&mut out, &collection).is_err() {
+        out.clear();
+    }
+    out
+}
+
+/// Percent-encodes what a bbox may hold that a query string may not.
+fn url_component(raw: &str) -> String {
+    raw.chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '-' | ',' | '_' => c.to_string(),
+            other => {
+                let mut buf = [0u8; 4];
+                other
+                    .encode_utf8(&mut buf)
+                    .bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect()
+            }
+        })
+        .collect()
 }
 
 /// The tag is a hash of the body itself, so it changes exactly when the content does, and it
@@ -143,7 +308,7 @@ fn matches_etag(headers: &HeaderMap, tag: &str) -> bool {
     responses(
         (status = 200, description = "RFC 7946 FeatureCollection (application/geo+json); ETag; gzip on request", body = Object, content_type = "application/geo+json"),
         (status = 304, description = "Not modified (If-None-Match matched the ETag)"),
-        (status = 400, description = "Unknown level, bad bbox or crs", body = super::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown level, bad bbox, crs, limit or offset", body = super::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_layer(
     State(state): State<AppState>,
@@ -163,12 +328,18 @@ pub async fn get_layer(
             Coord { x: 180.0, y: 90.0 },
         ),
     };
+    let page = params.page()?;
     let snapshot = state.atlas.snapshot();
     let body = tokio::task::spawn_blocking(move || {
-        serde_json::to_vec(&layer(&snapshot, level, bbox, crs))
+        let request = LayerRequest {
+            level,
+            bbox: params.bbox.as_deref(),
+            crs,
+            page,
+        };
+        layer_json(&snapshot, &request, bbox)
     })
     .await
-    .map_err(|e| Problem::internal(e.to_string()))?
     .map_err(|e| Problem::internal(e.to_string()))?;
     let tag = etag(&body);
     let tag_value = HeaderValue::from_str(&tag).map_err(|e| Problem::internal(e.to_string()))?;

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -126,12 +127,12 @@ impl LookupParams {
 }
 
 /// Answers one query against a snapshot.
-pub fn resolve(
-    snapshot: &Snapshot,
+pub fn resolve<'a>(
+    snapshot: &'a Snapshot,
     query: &Query,
     tolerance_m: f64,
     vis: Visibility,
-) -> Result<Answer, Problem> {
+) -> Result<Answer<'a>, Problem> {
     match query {
         Query::Point { lon, lat, crs: c } => {
             let (x, y) = crs::to_wgs84(*c, *lon, *lat);
@@ -166,8 +167,7 @@ pub fn resolve(
                     kind: match hit.kind {
                         MatchKind::Address => "address",
                         MatchKind::Name => "name",
-                    }
-                    .to_string(),
+                    },
                     text: hit.matched,
                 });
                 Ok(answer)
@@ -218,11 +218,12 @@ pub async fn lookup(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(params): ApiQuery<LookupParams>,
-) -> Result<Json<Answer>, Problem> {
+) -> Result<Response, Problem> {
     let query = params.query()?;
     let tolerance = parse_tolerance(params.tolerance_m.as_deref())?;
     let snapshot = state.atlas.snapshot();
-    resolve(&snapshot, &query, tolerance, caller.visibility()).map(Json)
+    // The answer borrows from the snapshot, so it is rendered while the snapshot is held.
+    resolve(&snapshot, &query, tolerance, caller.visibility()).map(|a| Json(a).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -243,7 +244,7 @@ pub async fn building_coverage(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<CoverageParams>,
-) -> Result<Json<Answer>, Problem> {
+) -> Result<Response, Problem> {
     let tolerance = parse_tolerance(params.tolerance_m.as_deref())?;
     let snapshot = state.atlas.snapshot();
     resolve(
@@ -252,7 +253,7 @@ pub async fn building_coverage(
         tolerance,
         caller.visibility(),
     )
-    .map(Json)
+    .map(|a| Json(a).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -266,18 +267,19 @@ pub struct BatchRequest {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BatchResult {
+pub struct BatchResult<'a> {
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub answer: Option<Answer>,
+    pub answer: Option<Answer<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<Problem>,
 }
 
+/// Only for the OpenAPI document: the batch response is written item by item.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BatchResponse {
+pub struct BatchResponse<'a> {
     /// One result per item, in the order of the request.
-    pub results: Vec<BatchResult>,
+    pub results: Vec<BatchResult<'a>>,
 }
 
 fn number_field(
@@ -346,7 +348,7 @@ pub async fn batch(
     State(state): State<AppState>,
     caller: Caller,
     body: super::extract::ApiJson<BatchRequest>,
-) -> Result<Json<BatchResponse>, Problem> {
+) -> Result<Response, Problem> {
     let request = body.0;
     if request.items.len() > MAX_BATCH_ITEMS {
         return Err(Problem::new(
@@ -366,27 +368,43 @@ pub async fn batch(
     let snapshot: Arc<Snapshot> = state.atlas.snapshot();
     let vis = caller.visibility();
     // A large batch is CPU work: keep it off the async workers.
-    let results = tokio::task::spawn_blocking(move || {
-        request
-            .items
-            .iter()
-            .map(|item| {
-                match batch_item(item).and_then(|q| resolve(&snapshot, &q, tolerance, vis)) {
-                    Ok(answer) => BatchResult {
-                        status: 200,
-                        answer: Some(answer),
-                        problem: None,
-                    },
-                    Err(problem) => BatchResult {
-                        status: problem.status,
-                        answer: None,
-                        problem: Some(problem),
-                    },
-                }
-            })
-            .collect()
+    let body = tokio::task::spawn_blocking(move || {
+        render_batch(&snapshot, &request.items, tolerance, vis)
     })
     .await
-    .map_err(|e| Problem::internal(format!("batch worker failed: {e}")))?;
-    Ok(Json(BatchResponse { results }))
+    .map_err(|e| Problem::internal(format!("batch worker failed: {e}")))??;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Answers and writes the results one by one, so no answer outlives its own item.
+pub fn render_batch(
+    snapshot: &Snapshot,
+    items: &[Value],
+    tolerance_m: f64,
+    vis: Visibility,
+) -> Result<Vec<u8>, Problem> {
+    let mut out = Vec::with_capacity(items.len().saturating_mul(1024) + 16);
+    out.extend_from_slice(b"{\"results\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let result = match batch_item(item).and_then(|q| resolve(snapshot, &q, tolerance_m, vis)) {
+            Ok(answer) => BatchResult {
+                status: 200,
+                answer: Some(answer),
+                problem: None,
+            },
+            Err(problem) => BatchResult {
+                status: problem.status,
+                answer: None,
+                problem: Some(problem),
+            },
+        };
+        serde_json::to_writer(&mut out, &result).map_err(|e| {
+            Problem::internal(format!("batch result {i} could not be written: {e}"))
+        })?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }

@@ -26,84 +26,84 @@ pub struct Visibility {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GridRef {
-    pub code: String,
-    pub name: String,
+pub struct GridRef<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name_en: Option<String>,
+    pub name_en: Option<&'a str>,
     #[schema(value_type = String, example = "building")]
     pub level: GridLevel,
     pub valid_from: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct BuildingRef {
-    pub id: String,
-    pub name: String,
+pub struct BuildingRef<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name_en: Option<String>,
-    pub addresses: Vec<String>,
+    pub name_en: Option<&'a str>,
+    pub addresses: &'a [String],
 }
 
 /// A person holding a leader role. `phone`/`email` only for authorised callers.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LeaderRef {
-    pub name: String,
+pub struct LeaderRef<'a> {
+    pub name: &'a str,
     /// The grid where the role is held (an ancestor when inherited).
-    pub grid_code: String,
+    pub grid_code: &'a str,
     /// True when the role is vacant in the asked grid and was taken from an ancestor.
     pub inherited: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub phone: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Leaders {
+pub struct Leaders<'a> {
     /// The grid the leaders answer for (the innermost grid of the chain).
-    pub grid_code: String,
+    pub grid_code: &'a str,
     /// True when either role came from an ancestor (territorial fallback).
     pub inherited: bool,
-    pub bac_convener: Option<LeaderRef>,
-    pub party_worker: Option<LeaderRef>,
+    pub bac_convener: Option<LeaderRef<'a>>,
+    pub party_worker: Option<LeaderRef<'a>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MemberRef {
-    pub name: String,
-    pub department: String,
-    pub specialty: String,
+pub struct MemberRef<'a> {
+    pub name: &'a str,
+    pub department: &'a str,
+    pub specialty: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub phone: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TeamRef {
-    pub id: String,
-    pub name: String,
+pub struct TeamRef<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
     /// The grid the team is assigned to (an ancestor when inherited).
-    pub grid_code: String,
+    pub grid_code: &'a str,
     pub inherited: bool,
-    pub members: Vec<MemberRef>,
+    pub members: Vec<MemberRef<'a>>,
 }
 
 /// One step of the escalation chain: a grid and the leaders it holds itself.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EscalationStep {
-    pub grid_code: String,
-    pub name: String,
+pub struct EscalationStep<'a> {
+    pub grid_code: &'a str,
+    pub name: &'a str,
     #[schema(value_type = String)]
     pub level: GridLevel,
-    pub bac_convener: Option<LeaderRef>,
-    pub party_worker: Option<LeaderRef>,
+    pub bac_convener: Option<LeaderRef<'a>>,
+    pub party_worker: Option<LeaderRef<'a>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct NearbyGrid {
-    pub code: String,
+pub struct NearbyGrid<'a> {
+    pub code: &'a str,
     #[schema(value_type = String)]
     pub level: GridLevel,
     pub distance_m: f64,
@@ -111,14 +111,14 @@ pub struct NearbyGrid {
 
 /// Evidence for dispatchers: how close the point is to the edge of its innermost grid.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Border {
+pub struct Border<'a> {
     /// Metres from the point to the nearest border of the innermost grid.
     pub distance_m: f64,
     /// True when the point lies exactly on that border (resolved by the border rule).
     pub on_border: bool,
     pub tolerance_m: f64,
     /// Grids outside the answer's chain within `tolerance_m` of the point, nearest first.
-    pub nearby: Vec<NearbyGrid>,
+    pub nearby: Vec<NearbyGrid<'a>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -131,26 +131,26 @@ pub struct Location {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Matched {
     /// `address` or `name`.
-    pub kind: String,
+    pub kind: &'static str,
     /// The canonical address or the building name that matched.
     pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Answer {
+pub struct Answer<'a> {
     /// Present for address queries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matched: Option<Matched>,
     /// The point resolved, in WGS84.
     pub location: Location,
     /// Outermost first.
-    pub grids: Vec<GridRef>,
-    pub building: Option<BuildingRef>,
-    pub leaders: Leaders,
-    pub service_team: Option<TeamRef>,
+    pub grids: Vec<GridRef<'a>>,
+    pub building: Option<BuildingRef<'a>>,
+    pub leaders: Leaders<'a>,
+    pub service_team: Option<TeamRef<'a>>,
     /// Leader pairs from the innermost grid up to the neighborhood grid.
-    pub escalation: Vec<EscalationStep>,
-    pub border: Border,
+    pub escalation: Vec<EscalationStep<'a>>,
+    pub border: Border<'a>,
 }
 
 impl Snapshot {
@@ -161,7 +161,7 @@ impl Snapshot {
         lat: f64,
         tolerance_m: f64,
         vis: Visibility,
-    ) -> Option<Answer> {
+    ) -> Option<Answer<'_>> {
         let hit = self.spatial.locate(lon, lat)?;
         let building = self.spatial.building_at(lon, lat);
         Some(self.answer_at(
@@ -181,7 +181,7 @@ impl Snapshot {
         building: u32,
         tolerance_m: f64,
         vis: Visibility,
-    ) -> Option<Answer> {
+    ) -> Option<Answer<'_>> {
         let entry = self.spatial.buildings.get(building as usize)?;
         let (lon, lat) = (entry.anchor.x, entry.anchor.y);
         let (grid, on_border) = match entry.grid {
@@ -204,7 +204,7 @@ impl Snapshot {
         building: Option<u32>,
         tolerance_m: f64,
         vis: Visibility,
-    ) -> Answer {
+    ) -> Answer<'_> {
         let chain = self.spatial.chain(grid);
         let grids = chain
             .iter()
@@ -212,9 +212,9 @@ impl Snapshot {
             .map(|&g| {
                 let e = self.spatial.grid(g);
                 GridRef {
-                    code: e.code.clone(),
-                    name: e.name.clone(),
-                    name_en: e.name_en.clone(),
+                    code: &e.code,
+                    name: &e.name,
+                    name_en: e.name_en.as_deref(),
                     level: e.level,
                     valid_from: e.valid_from,
                 }
@@ -223,10 +223,10 @@ impl Snapshot {
         let building = building.map(|b| {
             let b = &self.spatial.building(b).building;
             BuildingRef {
-                id: b.id.clone(),
-                name: b.name.clone(),
-                name_en: b.name_en.clone(),
-                addresses: b.addresses.clone(),
+                id: &b.id,
+                name: &b.name,
+                name_en: b.name_en.as_deref(),
+                addresses: &b.addresses,
             }
         });
         let leaders = self.leaders_for_chain(&chain, vis);
@@ -246,23 +246,22 @@ impl Snapshot {
     }
 
     /// The grid's leaders, each role filled from the nearest ancestor when vacant.
-    pub fn leaders_of(&self, grid: u32, vis: Visibility) -> Leaders {
+    pub fn leaders_of(&self, grid: u32, vis: Visibility) -> Leaders<'_> {
         self.leaders_for_chain(&self.spatial.chain(grid), vis)
     }
 
     /// The grid's service team, from the nearest ancestor when it has none.
-    pub fn team_of(&self, grid: u32, vis: Visibility) -> Option<TeamRef> {
+    pub fn team_of(&self, grid: u32, vis: Visibility) -> Option<TeamRef<'_>> {
         self.team_with_fallback(&self.spatial.chain(grid), vis)
     }
 
-    fn leaders_for_chain(&self, chain: &[u32], vis: Visibility) -> Leaders {
+    fn leaders_for_chain(&self, chain: &[u32], vis: Visibility) -> Leaders<'_> {
         let bac = self.leader_with_fallback(chain, LeaderRole::BacConvener, vis);
         let party = self.leader_with_fallback(chain, LeaderRole::PartyWorker, vis);
         Leaders {
             grid_code: chain
                 .first()
-                .map(|&g| self.spatial.grid(g).code.clone())
-                .unwrap_or_default(),
+                .map_or("", |&g| self.spatial.grid(g).code.as_str()),
             inherited: [&bac, &party]
                 .iter()
                 .any(|l| l.as_ref().is_some_and(|l| l.inherited)),
@@ -271,19 +270,19 @@ impl Snapshot {
         }
     }
 
-    fn leader_ref(
-        &self,
-        person: &Person,
+    fn leader_ref<'a>(
+        &'a self,
+        person: &'a Person,
         grid: u32,
         inherited: bool,
         vis: Visibility,
-    ) -> LeaderRef {
+    ) -> LeaderRef<'a> {
         LeaderRef {
-            name: person.name.clone(),
-            grid_code: self.spatial.grid(grid).code.clone(),
+            name: &person.name,
+            grid_code: &self.spatial.grid(grid).code,
             inherited,
-            phone: vis.contacts.then(|| person.contact.phone.clone()).flatten(),
-            email: vis.contacts.then(|| person.contact.email.clone()).flatten(),
+            phone: visible(vis, &person.contact.phone),
+            email: visible(vis, &person.contact.email),
         }
     }
 
@@ -293,7 +292,7 @@ impl Snapshot {
         chain: &[u32],
         role: LeaderRole,
         vis: Visibility,
-    ) -> Option<LeaderRef> {
+    ) -> Option<LeaderRef<'_>> {
         chain.iter().enumerate().find_map(|(depth, &g)| {
             self.roster
                 .leader(g, role)
@@ -301,7 +300,7 @@ impl Snapshot {
         })
     }
 
-    fn team_with_fallback(&self, chain: &[u32], vis: Visibility) -> Option<TeamRef> {
+    fn team_with_fallback(&self, chain: &[u32], vis: Visibility) -> Option<TeamRef<'_>> {
         chain.iter().enumerate().find_map(|(depth, &g)| {
             self.roster
                 .team(g)
@@ -309,7 +308,7 @@ impl Snapshot {
         })
     }
 
-    pub fn escalation_step(&self, grid: u32, vis: Visibility) -> EscalationStep {
+    pub fn escalation_step(&self, grid: u32, vis: Visibility) -> EscalationStep<'_> {
         let e = self.spatial.grid(grid);
         let own = |role| {
             self.roster
@@ -317,8 +316,8 @@ impl Snapshot {
                 .map(|p| self.leader_ref(p, grid, false, vis))
         };
         EscalationStep {
-            grid_code: e.code.clone(),
-            name: e.name.clone(),
+            grid_code: &e.code,
+            name: &e.name,
             level: e.level,
             bac_convener: own(LeaderRole::BacConvener),
             party_worker: own(LeaderRole::PartyWorker),
@@ -333,22 +332,29 @@ impl Snapshot {
         on_border: bool,
         chain: &[u32],
         tolerance_m: f64,
-    ) -> Border {
+    ) -> Border<'_> {
         let geometry = &self.spatial.grid(grid).geometry;
         let distance_m = if on_border {
             0.0
         } else {
             crate::geometry::measure::distance_to_boundary_m(lon, lat, geometry)
         };
-        let nearby = self
-            .spatial
-            .grids_near(lon, lat, tolerance_m, chain)
+        // Siblings never overlap and ancestors hold their descendants, so when the border of
+        // a childless innermost grid is farther than the tolerance, no other grid can be
+        // nearer: the window query is skipped for most points.
+        let clear = distance_m > tolerance_m && self.spatial.children(grid).is_empty();
+        let candidates = if clear {
+            Vec::new()
+        } else {
+            self.spatial.grids_near(lon, lat, tolerance_m, chain)
+        };
+        let nearby = candidates
             .into_iter()
             .take(MAX_NEARBY)
             .map(|(g, d)| {
                 let e = self.spatial.grid(g);
                 NearbyGrid {
-                    code: e.code.clone(),
+                    code: &e.code,
                     level: e.level,
                     distance_m: round_cm(d),
                 }
@@ -363,24 +369,34 @@ impl Snapshot {
     }
 }
 
-pub fn team_ref(team: &ServiceTeam, grid_code: &str, inherited: bool, vis: Visibility) -> TeamRef {
+pub fn team_ref<'a>(
+    team: &'a ServiceTeam,
+    grid_code: &'a str,
+    inherited: bool,
+    vis: Visibility,
+) -> TeamRef<'a> {
     TeamRef {
-        id: team.id.clone(),
-        name: team.name.clone(),
-        grid_code: grid_code.to_string(),
+        id: &team.id,
+        name: &team.name,
+        grid_code,
         inherited,
         members: team
             .members
             .iter()
             .map(|m| MemberRef {
-                name: m.name.clone(),
-                department: m.department.clone(),
-                specialty: m.specialty.clone(),
-                phone: vis.contacts.then(|| m.contact.phone.clone()).flatten(),
-                email: vis.contacts.then(|| m.contact.email.clone()).flatten(),
+                name: &m.name,
+                department: &m.department,
+                specialty: &m.specialty,
+                phone: visible(vis, &m.contact.phone),
+                email: visible(vis, &m.contact.email),
             })
             .collect(),
     }
+}
+
+/// A contact detail, only when the caller may see contacts.
+fn visible(vis: Visibility, value: &Option<String>) -> Option<&str> {
+    if vis.contacts { value.as_deref() } else { None }
 }
 
 /// Centimetres are the honest precision of a border distance; more digits are noise.

@@ -38,6 +38,20 @@ pub struct BuildingEntry {
     pub anchor: Coord<f64>,
 }
 
+/// A grid and its ancestors, innermost first, held inline.
+#[derive(Debug, Clone, Copy)]
+pub struct Chain {
+    grids: [u32; GridLevel::ALL.len()],
+    len: usize,
+}
+
+impl std::ops::Deref for Chain {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        &self.grids[..self.len]
+    }
+}
+
 /// Where a point falls: the innermost grid by the border rule, and how it was decided.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PointHit {
@@ -264,15 +278,19 @@ impl Spatial {
         best.map(|(_, i)| i)
     }
 
-    /// The grid and its ancestors, innermost first.
-    pub fn chain(&self, grid: u32) -> Vec<u32> {
-        let mut out = vec![grid];
+    /// The grid and its ancestors, innermost first (no allocation: at most one per level).
+    pub fn chain(&self, grid: u32) -> Chain {
+        let mut out = Chain {
+            grids: [grid; GridLevel::ALL.len()],
+            len: 1,
+        };
         let mut cur = grid;
         while let Some(p) = self.grids[cur as usize].parent {
-            if out.contains(&p) || out.len() > GridLevel::ALL.len() {
-                break; // a cycle in stored data must not hang a lookup
+            if out.contains(&p) || out.len == out.grids.len() {
+                break; // a cycle or over-deep nesting in stored data must not hang a lookup
             }
-            out.push(p);
+            out.grids[out.len] = p;
+            out.len += 1;
             cur = p;
         }
         out

@@ -12,6 +12,7 @@
 //! allocate.
 
 pub mod crs;
+pub mod geojson_out;
 pub mod measure;
 pub mod validity;
 

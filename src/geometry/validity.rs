@@ -304,6 +304,12 @@ fn twice_signed_area(ring: &[Coord<f64>]) -> f64 {
         .sum()
 }
 
+/// `Some(true)` when the ring runs counter-clockwise, `None` when it has no area.
+pub fn is_ccw(ring: &[Coord<f64>]) -> Option<bool> {
+    let area = twice_signed_area(ring);
+    (area.is_finite() && area != 0.0).then_some(area > 0.0)
+}
+
 fn oriented_ring(ring: &LineString<f64>, ccw: bool) -> LineString<f64> {
     let area = twice_signed_area(&ring.0);
     if area.is_finite() && area != 0.0 && (area > 0.0) != ccw {

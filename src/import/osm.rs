@@ -214,8 +214,8 @@ fn covering_grid(spatial: &Spatial, b: &Building) -> Option<String> {
     let hit = spatial.locate(inside.x(), inside.y())?;
     spatial
         .chain(hit.grid)
-        .into_iter()
-        .map(|g| spatial.grid(g))
+        .iter()
+        .map(|&g| spatial.grid(g))
         .find(|g| g.geometry.relate(&b.footprint).is_covers())
         .map(|g| g.code.clone())
 }
