@@ -10,6 +10,7 @@ pub mod generate;
 pub mod geometry;
 pub mod import;
 pub mod model;
+pub mod planner;
 pub mod rules;
 pub mod service;
 pub mod store;

@@ -518,6 +518,51 @@ async fn a_batch_answers_every_item_in_order() {
     );
 }
 
+/// A large batch is answered on several cores; the results must still come back in the
+/// request's order, each one answering its own item.
+#[tokio::test]
+async fn a_large_batch_keeps_the_order_of_its_items() {
+    let app = app().await;
+    let buildings = sample_features("buildings.geojson");
+    let items: Vec<Value> = (0..5_000)
+        .map(|i| match i % 3 {
+            0 => json!({"building": buildings[i % buildings.len()]["properties"]["id"]}),
+            1 => json!({"lon": 0.0, "lat": i as f64 / 1000.0}),
+            _ => json!({"building": format!("missing-{i}")}),
+        })
+        .collect();
+    let r = app
+        .post_json("/v1/lookup/batch", &json!({"items": items}), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let results = r.json()["results"].as_array().expect("results").clone();
+    assert_eq!(results.len(), items.len());
+    for (i, result) in results.iter().enumerate() {
+        match i % 3 {
+            0 => assert_eq!(
+                result["answer"]["building"]["id"],
+                buildings[i % buildings.len()]["properties"]["id"],
+                "item {i}"
+            ),
+            1 => {
+                assert_eq!(result["status"], 404, "item {i}");
+                let detail = result["problem"]["detail"].as_str().unwrap_or_default();
+                assert!(
+                    detail.contains(&format!("lat={}", i as f64 / 1000.0)),
+                    "item {i}: {detail}"
+                );
+            }
+            _ => {
+                let detail = result["problem"]["detail"].as_str().unwrap_or_default();
+                assert!(
+                    detail.contains(&format!("missing-{i}'")),
+                    "item {i}: {detail}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn batch_limits_and_malformed_bodies() {
     let app = app().await;

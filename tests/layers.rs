@@ -302,8 +302,59 @@ async fn bad_layer_requests_are_400() {
         ("/v1/layers/building?bbox=121.5,31.2,121.4,31.3", "bbox"),
         ("/v1/layers/building?bbox=0,-91,1,1", "bbox"),
         ("/v1/layers/building?bbox=1,1,2,2&crs=mercator", "crs"),
+        ("/v1/layers/building?limit=0", "limit"),
+        ("/v1/layers/building?limit=50001", "limit"),
+        ("/v1/layers/building?limit=ten", "limit"),
+        ("/v1/layers/building?offset=-1", "offset"),
     ] {
         let p = app.get(uri).await.problem(400);
         assert_eq!(p["parameter"], parameter, "{uri}");
     }
+}
+
+#[tokio::test]
+async fn a_layer_comes_page_by_page_with_next_links() {
+    let app = app().await;
+    let all = sample_codes("building");
+    let whole = app.get("/v1/layers/building").await.json();
+    assert_eq!(whole["numberMatched"], all.len());
+    assert_eq!(whole["numberReturned"], all.len());
+    assert!(whole["links"].as_array().expect("links").is_empty());
+
+    // Walk the pages by following `next`, as a client would.
+    let mut seen = Vec::new();
+    let mut uri = format!("/v1/layers/building?bbox={WHOLE}&limit=7");
+    let mut pages = 0;
+    loop {
+        let page = app.get(&uri).await.json();
+        pages += 1;
+        assert_eq!(page["numberMatched"], all.len());
+        let codes: Vec<String> = page["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .filter_map(|f| f["id"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(page["numberReturned"], codes.len());
+        assert!(codes.len() <= 7);
+        seen.extend(codes);
+        match page["links"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["rel"] == "next"))
+        {
+            Some(next) => uri = next["href"].as_str().expect("href").to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, all.len().div_ceil(7));
+    let unique: BTreeSet<String> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), seen.len(), "no feature twice");
+    assert_eq!(unique, all, "every feature once");
+
+    let beyond = app
+        .get(&format!("/v1/layers/building?offset={}", all.len() + 5))
+        .await
+        .json();
+    assert_eq!(beyond["numberReturned"], 0);
+    assert_eq!(beyond["numberMatched"], all.len());
 }

@@ -273,7 +273,9 @@ impl AddressIndexBuilder {
         }
         let t = &mut self.t;
         let ids = t.name_map.entry(key.as_str().into()).or_default();
-        if ids.iter().any(|&i| {
+        // A building's names are added one after another, so a repeat of this building can
+        // only be the last entry; scanning them all was quadratic for common names.
+        if ids.last().is_some_and(|&i| {
             t.names
                 .get(i as usize)
                 .is_some_and(|n| n.building == building)

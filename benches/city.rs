@@ -1,0 +1,300 @@
+//! City-scale benchmarks: the operations of the performance issue on a generated city.
+//!
+//! `cargo bench --bench city` (1,000,000 buildings, seed 7). Another size:
+//! `GRIDATLAS_BENCH_BUILDINGS=100000 cargo bench --bench city`. The city is generated once into
+//! `target/bench-city/<N>-seed7/` and read from there afterwards.
+//!
+//! Each figure has a reference measured in the same run: point lookups against the textbook
+//! index (R-tree candidates, then the exact polygon test), batches against the same points one
+//! by one, the snapshot build against merely cloning the data it is built from.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use geo::{Coord, Rect};
+use gridatlas::api::layers::{LayerRequest, Page, layer_json};
+use gridatlas::api::lookup::{BatchRequest, Query, render_batch, resolve};
+use gridatlas::atlas::{Snapshot, Visibility};
+use gridatlas::generate::{Options, generate};
+use gridatlas::geometry::crs::Crs;
+use gridatlas::model::{Dataset, GridLevel};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const SEED: u64 = 7;
+const BATCH: usize = 10_000;
+const LAYER_FEATURES: usize = 10_000;
+
+fn buildings() -> u64 {
+    std::env::var("GRIDATLAS_BENCH_BUILDINGS")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+fn city_dir(n: u64) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench-city")
+        .join(format!("{n}-seed{SEED}"))
+}
+
+/// The generated city, generating it on first use (progress on stderr).
+fn city(n: u64) -> Dataset {
+    let dir = city_dir(n);
+    if !dir.join("grids.geojson").exists() {
+        eprintln!(
+            "bench city: generating {n} buildings into {}",
+            dir.display()
+        );
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).expect("target/bench-city can be created");
+        }
+        let opts = Options {
+            buildings: n,
+            seed: SEED,
+            english_addresses: true,
+        };
+        let step = (n / 10).max(1);
+        generate(&opts, &dir, &mut |done| {
+            if done % step == 0 {
+                eprintln!("bench city: {done}/{n} buildings");
+            }
+        })
+        .expect("the city generates");
+    }
+    let started = Instant::now();
+    let ds = gridatlas::import::geodata::read_folder(&dir).expect("the generated city reads");
+    eprintln!(
+        "bench city: read {} grids, {} buildings in {:.1} s",
+        ds.grids.len(),
+        ds.buildings.len(),
+        started.elapsed().as_secs_f64()
+    );
+    ds
+}
+
+/// Deterministic pseudo-random numbers in [0, 1) (xorshift).
+fn unit_stream(mut state: u64) -> impl FnMut() -> f64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn city_bounds(snapshot: &Snapshot) -> Rect<f64> {
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for g in &snapshot.spatial.grids {
+        x0 = x0.min(g.bbox.min().x);
+        y0 = y0.min(g.bbox.min().y);
+        x1 = x1.max(g.bbox.max().x);
+        y1 = y1.max(g.bbox.max().y);
+    }
+    Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 })
+}
+
+/// Uniform points over the city's bounding box, as a dispatcher's GPS reports would fall.
+fn points(snapshot: &Snapshot, n: usize) -> Vec<(f64, f64)> {
+    let b = city_bounds(snapshot);
+    let mut next = unit_stream(0x9E37_79B9_7F4A_7C15);
+    (0..n)
+        .map(|_| {
+            (
+                b.min().x + next() * b.width(),
+                b.min().y + next() * b.height(),
+            )
+        })
+        .collect()
+}
+
+/// A square window around the city's centre holding at least `want` building grids.
+fn layer_window(snapshot: &Snapshot, want: usize) -> Rect<f64> {
+    let b = city_bounds(snapshot);
+    let c = b.center();
+    let mut half = b.width().min(b.height()) / 1000.0;
+    loop {
+        let r = Rect::new(
+            Coord {
+                x: c.x - half,
+                y: c.y - half,
+            },
+            Coord {
+                x: c.x + half,
+                y: c.y + half,
+            },
+        );
+        let found = snapshot.spatial.grids_in_bbox(GridLevel::Building, r).len();
+        if found >= want || half > b.width().max(b.height()) {
+            return r;
+        }
+        half *= 1.1;
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let n = buildings();
+    let ds = city(n);
+    let started = Instant::now();
+    let snapshot = Snapshot::from_dataset(ds.clone(), 1);
+    eprintln!(
+        "bench city: snapshot built in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let vis = Visibility::default();
+    let pts = points(&snapshot, 1 << 16);
+
+    let mut g = c.benchmark_group(format!("city{n}/point"));
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("locate_rtree_reference", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y) = pts[i % pts.len()];
+            i += 1;
+            black_box(snapshot.spatial.locate_rtree(x, y))
+        })
+    });
+    g.bench_function("locate", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y) = pts[i % pts.len()];
+            i += 1;
+            black_box(snapshot.spatial.locate(x, y))
+        })
+    });
+    g.bench_function("full_answer", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y) = pts[i % pts.len()];
+            i += 1;
+            black_box(snapshot.answer_point(x, y, 20.0, vis).is_some())
+        })
+    });
+    g.finish();
+
+    let addresses: Vec<&str> = {
+        let mut next = unit_stream(42);
+        (0..4096)
+            .filter_map(|_| {
+                let b = &ds.buildings[(next() * ds.buildings.len() as f64) as usize];
+                b.addresses.first().map(String::as_str)
+            })
+            .collect()
+    };
+    let mut g = c.benchmark_group(format!("city{n}/address"));
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("lookup", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            black_box(
+                snapshot
+                    .spatial
+                    .addresses
+                    .lookup(addresses[i % addresses.len()])
+                    .is_ok(),
+            )
+        })
+    });
+    g.bench_function("full_answer", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            let q = Query::Address(addresses[i % addresses.len()].to_string());
+            black_box(resolve(&snapshot, &q, 20.0, vis).is_ok())
+        })
+    });
+    g.finish();
+
+    let ids: Vec<String> = {
+        let mut next = unit_stream(43);
+        (0..4096)
+            .map(|_| {
+                ds.buildings[(next() * ds.buildings.len() as f64) as usize]
+                    .id
+                    .clone()
+            })
+            .collect()
+    };
+    let mut g = c.benchmark_group(format!("city{n}/building"));
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("full_answer", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            let q = Query::Building(ids[i % ids.len()].clone());
+            black_box(resolve(&snapshot, &q, 20.0, vis).is_ok())
+        })
+    });
+    g.finish();
+
+    // The batch as the HTTP handler sees it: the JSON body in, the JSON results out.
+    let body = serde_json::to_vec(&serde_json::json!({
+        "items": pts[..BATCH]
+            .iter()
+            .map(|&(lon, lat)| serde_json::json!({"lon": lon, "lat": lat}))
+            .collect::<Vec<_>>()
+    }))
+    .expect("the batch body serializes");
+    let mut g = c.benchmark_group(format!("city{n}/batch"));
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.sample_size(20);
+    g.bench_function("10000_points_json_in_and_out", |b| {
+        b.iter(|| {
+            let request: BatchRequest =
+                serde_json::from_slice(&body).expect("the batch body parses");
+            black_box(render_batch(&snapshot, &request.items, 20.0, vis).map(|v| v.len()))
+        })
+    });
+    g.bench_function("10000_points_answers_only_reference", |b| {
+        b.iter(|| {
+            black_box(
+                pts[..BATCH]
+                    .iter()
+                    .filter(|&&(x, y)| snapshot.answer_point(x, y, 20.0, vis).is_some())
+                    .count(),
+            )
+        })
+    });
+    g.finish();
+
+    let window = layer_window(&snapshot, LAYER_FEATURES);
+    let request = LayerRequest {
+        level: GridLevel::Building,
+        bbox: None,
+        crs: Crs::Wgs84,
+        page: Page {
+            offset: 0,
+            limit: LAYER_FEATURES,
+        },
+    };
+    let mut g = c.benchmark_group(format!("city{n}/layer"));
+    g.throughput(Throughput::Elements(LAYER_FEATURES as u64));
+    g.sample_size(20);
+    g.bench_function("bbox_10000_building_grids", |b| {
+        b.iter(|| black_box(layer_json(&snapshot, &request, window).len()))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("city{n}/snapshot"));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(30));
+    g.bench_function("build", |b| {
+        b.iter_batched(
+            || ds.clone(),
+            |d| black_box(Snapshot::from_dataset(d, 2).spatial.grids.len()),
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("clone_dataset_reference", |b| {
+        b.iter(|| black_box(ds.clone().grids.len()))
+    });
+    g.finish();
+}
+
+criterion_group!(city_benches, benches);
+criterion_main!(city_benches);
