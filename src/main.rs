@@ -52,6 +52,18 @@ enum Command {
     Lookup(LookupArgs),
     /// Write a synthetic city (grids, buildings, addresses, leaders, teams) as a data folder.
     Generate(GenerateArgs),
+    /// Measure full point answers per second on one core, in process, on points from a file.
+    BenchLookups(BenchLookupsArgs),
+}
+
+#[derive(Args)]
+struct BenchLookupsArgs {
+    /// CSV file of points, one `id,lon,lat` per line (WGS84), as scripts/bench-compare writes.
+    #[arg(long)]
+    points: PathBuf,
+    /// Seconds to keep answering (the points are cycled through).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
 }
 
 #[derive(Args, Default)]
@@ -132,6 +144,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Validate { dir }) => validate(&dir),
         Some(Command::Lookup(args)) => lookup(&cli.database_url, seed, args).await,
         Some(Command::Generate(args)) => generate(args),
+        Some(Command::BenchLookups(args)) => bench_lookups(&cli.database_url, seed, args).await,
     }
 }
 
@@ -395,6 +408,78 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
         summary.vacant_roles,
         summary.teams,
         summary.area_km2
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `id,lon,lat` lines; names the line of any bad one.
+fn read_points(path: &Path) -> Result<Vec<(f64, f64)>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .with_context(|| format!("cannot read points from {}", path.display()))?;
+    let mut points = Vec::new();
+    for (n, record) in reader.records().enumerate() {
+        let line = n + 1;
+        let record = record.with_context(|| format!("{}: line {line}", path.display()))?;
+        let number = |i: usize, what: &str, limit: f64| -> Result<f64> {
+            let raw = record.get(i).unwrap_or_default().trim();
+            match raw.parse::<f64>() {
+                Ok(v) if v.is_finite() && v.abs() <= limit => Ok(v),
+                _ => bail!(
+                    "{}: line {line}: {what} must be a number within ±{limit}, not '{raw}' (expected id,lon,lat)",
+                    path.display()
+                ),
+            }
+        };
+        points.push((number(1, "lon", 180.0)?, number(2, "lat", 90.0)?));
+    }
+    if points.is_empty() {
+        bail!(
+            "{} holds no points (expected id,lon,lat lines)",
+            path.display()
+        );
+    }
+    Ok(points)
+}
+
+async fn bench_lookups(
+    database_url: &str,
+    seed: Option<&Path>,
+    args: BenchLookupsArgs,
+) -> Result<ExitCode> {
+    use gridatlas::atlas::answer::DEFAULT_BORDER_TOLERANCE_M;
+    use std::time::{Duration, Instant};
+    if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
+        bail!("--seconds must be more than 0 and at most 3600");
+    }
+    let points = read_points(&args.points)?;
+    let (_, atlas) = service::start(database_url, seed).await?;
+    let snapshot = atlas.snapshot();
+    let vis = Visibility::default();
+    eprintln!(
+        "bench-lookups: {} points, {} s on one core",
+        points.len(),
+        args.seconds
+    );
+    let budget = Duration::from_secs_f64(args.seconds);
+    let (mut done, mut answered) = (0u64, 0u64);
+    let started = Instant::now();
+    // Whole passes over the points, so every point weighs the same in the figure.
+    while started.elapsed() < budget {
+        for &(lon, lat) in &points {
+            let answer = snapshot.answer_point(lon, lat, DEFAULT_BORDER_TOLERANCE_M, vis);
+            answered += u64::from(std::hint::black_box(answer).is_some());
+        }
+        done += points.len() as u64;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "lookups_per_s={:.0} ns_per_lookup={:.0} answered_share={:.4} points={} seconds={seconds:.2}",
+        done as f64 / seconds,
+        seconds * 1e9 / done as f64,
+        answered as f64 / done as f64,
+        points.len()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -389,3 +389,72 @@ fn serve_answers_over_tcp() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("恒隆广场"));
 }
+
+#[test]
+fn bench_lookups_times_full_answers_on_a_points_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("x.db");
+    let points = tmp.path().join("points.csv");
+    // Plaza 66 (inside the district) and a point in the sea (answered by nothing).
+    std::fs::write(&points, "1,121.4508,31.2302\n2,122.5,30.5\n").unwrap();
+    let o = gridatlas(
+        &db,
+        &[
+            "bench-lookups",
+            "--points",
+            points.to_str().unwrap(),
+            "--seconds",
+            "0.2",
+        ],
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    let field = |key: &str| -> f64 {
+        out.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {out}"))
+    };
+    assert!(field("lookups_per_s") > 0.0);
+    assert_eq!(field("answered_share"), 0.5, "{out}");
+    assert_eq!(field("points"), 2.0);
+}
+
+#[test]
+fn bench_lookups_rejects_bad_points_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("x.db");
+    let cases = [
+        ("missing.csv", None, "cannot read points"),
+        ("empty.csv", Some(""), "holds no points"),
+        (
+            "text.csv",
+            Some("1,121.45,31.23\n2,east,31.2\n"),
+            "line 2: lon",
+        ),
+        ("range.csv", Some("1,121.45,95\n"), "line 1: lat"),
+    ];
+    for (name, content, expected) in cases {
+        let path = tmp.path().join(name);
+        if let Some(c) = content {
+            std::fs::write(&path, c).unwrap();
+        }
+        let o = gridatlas(&db, &["bench-lookups", "--points", path.to_str().unwrap()]);
+        assert!(!o.status.success(), "{name} was accepted");
+        assert!(stderr(&o).contains(expected), "{name}: {}", stderr(&o));
+    }
+    let points = tmp.path().join("ok.csv");
+    std::fs::write(&points, "1,121.45,31.23\n").unwrap();
+    let o = gridatlas(
+        &db,
+        &[
+            "bench-lookups",
+            "--points",
+            points.to_str().unwrap(),
+            "--seconds",
+            "0",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--seconds"), "{}", stderr(&o));
+}

@@ -339,15 +339,7 @@ impl Snapshot {
         } else {
             crate::geometry::measure::distance_to_boundary_m(lon, lat, geometry)
         };
-        // Siblings never overlap and ancestors hold their descendants, so when the border of
-        // a childless innermost grid is farther than the tolerance, no other grid can be
-        // nearer: the window query is skipped for most points.
-        let clear = distance_m > tolerance_m && self.spatial.children(grid).is_empty();
-        let candidates = if clear {
-            Vec::new()
-        } else {
-            self.spatial.grids_near(lon, lat, tolerance_m, chain)
-        };
+        let candidates = self.spatial.grids_near(lon, lat, tolerance_m, chain);
         let nearby = candidates
             .into_iter()
             .take(MAX_NEARBY)

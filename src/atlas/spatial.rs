@@ -340,22 +340,31 @@ impl Spatial {
         out
     }
 
-    /// Grids (not in `exclude`) whose area lies within `tolerance_m` of the point, nearest first.
+    /// Grids outside `chain` (the point's grid and its ancestors, innermost first) whose area
+    /// lies within `tolerance_m` of the point, nearest first.
+    ///
+    /// A level's R-tree is asked only when a grid of that level can be that near. Grids of one
+    /// level never overlap, so another grid of a level the chain holds is at least as far as
+    /// the border of the chain's own grid of that level; grids deeper than the chain lie inside
+    /// its innermost grid (then it has children) or beyond that grid's border. Most points
+    /// are far from their group's and neighborhood's borders, so most lookups ask one tree.
     pub fn grids_near(
         &self,
         lon: f64,
         lat: f64,
         tolerance_m: f64,
-        exclude: &[u32],
+        chain: &[u32],
     ) -> Vec<(u32, f64)> {
         let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m);
         let window = AABB::from_corners([lon - dlon, lat - dlat], [lon + dlon, lat + dlat]);
-        let mut out: Vec<(u32, f64)> = self
-            .level_trees
-            .iter()
-            .flat_map(|tree| tree.locate_in_envelope_intersecting(&window))
+        let mut out: Vec<(u32, f64)> = GridLevel::ALL
+            .into_iter()
+            .filter(|&level| self.level_may_be_near(level, lon, lat, tolerance_m, chain))
+            .flat_map(|level| {
+                self.level_trees[level.depth()].locate_in_envelope_intersecting(&window)
+            })
             .map(|e| e.data)
-            .filter(|i| !exclude.contains(i))
+            .filter(|i| !chain.contains(i))
             .filter_map(|i| {
                 let d = measure::distance_m(lon, lat, &self.grids[i as usize].geometry);
                 (d <= tolerance_m).then_some((i, d))
@@ -363,6 +372,34 @@ impl Spatial {
             .collect();
         out.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         out
+    }
+
+    /// Whether a grid of `level` outside `chain` may lie within `tolerance_m` of the point.
+    fn level_may_be_near(
+        &self,
+        level: GridLevel,
+        lon: f64,
+        lat: f64,
+        tolerance_m: f64,
+        chain: &[u32],
+    ) -> bool {
+        let border_within = |g: u32| {
+            measure::distance_to_boundary_m(lon, lat, &self.grids[g as usize].geometry)
+                <= tolerance_m
+        };
+        if let Some(&own) = chain
+            .iter()
+            .find(|&&g| self.grids[g as usize].level == level)
+        {
+            return border_within(own);
+        }
+        match chain.first() {
+            Some(&inner) if self.grids[inner as usize].level < level => {
+                !self.children(inner).is_empty() || border_within(inner)
+            }
+            // A level above the chain's outermost grid: nothing bounds it, ask.
+            _ => true,
+        }
     }
 
     /// Grids of a level whose bounding box intersects the window, in code order.
