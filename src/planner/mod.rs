@@ -1,6 +1,9 @@
 //! Planning: algorithms that redraw and rebalance grids for planners.
 //!
-//! [`rebalance`] re-partitions a neighborhood's buildings into contiguous, balanced
-//! building groups with as few moves as possible.
+//! - [`recompute`] redraws the building-group and building grids of a neighborhood from the
+//!   buildings' assignments: a footprint-seeded Voronoi partition that tiles it exactly.
+//! - [`rebalance`] re-partitions a neighborhood's buildings into contiguous, balanced
+//!   building groups with as few moves as possible, on the adjacency of those regions.
 
 pub mod rebalance;
+pub mod recompute;
