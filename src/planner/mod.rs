@@ -4,6 +4,9 @@
 //!   buildings' assignments: a footprint-seeded Voronoi partition that tiles it exactly.
 //! - [`rebalance`] re-partitions a neighborhood's buildings into contiguous, balanced
 //!   building groups with as few moves as possible, on the adjacency of those regions.
+//! - [`redraw`] applies both to one neighborhood of a plan's dataset: new geometry, new codes
+//!   for moved building grids and new groups, retired grids dropped.
 
 pub mod rebalance;
 pub mod recompute;
+pub mod redraw;
