@@ -313,6 +313,34 @@ async fn health_readiness_and_openapi() {
     ] {
         assert!(paths.contains_key(p), "openapi lacks {p}");
     }
+    // The answer is documented field by field, and the layer's paging parameters are listed.
+    let answer = &spec["components"]["schemas"]["Answer"]["properties"];
+    for field in [
+        "location",
+        "grids",
+        "building",
+        "leaders",
+        "service_team",
+        "escalation",
+        "border",
+    ] {
+        assert!(
+            answer.get(field).is_some(),
+            "Answer schema lacks {field}: {answer}"
+        );
+    }
+    let layer_params: Vec<&str> = spec["paths"]["/v1/layers/{level}"]["get"]["parameters"]
+        .as_array()
+        .expect("layer parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in ["bbox", "crs", "limit", "offset"] {
+        assert!(
+            layer_params.contains(&name),
+            "layer lacks {name}: {layer_params:?}"
+        );
+    }
 }
 
 #[tokio::test]
