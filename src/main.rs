@@ -43,7 +43,8 @@ enum Command {
     /// Import data into the store (all-or-nothing).
     #[command(subcommand)]
     Import(ImportCommand),
-    /// Check a data folder against every rule of the atlas; non-zero exit when anything is wrong.
+    /// Check a data folder: every problem (overlaps, gaps, nesting, buildings, vacant leaders)
+    /// as a JSON line with its region; non-zero exit when any is an error.
     Validate {
         /// The data folder (grids.geojson, buildings.geojson, people.csv, leaders.csv, teams.json).
         dir: PathBuf,
@@ -289,24 +290,33 @@ fn counts(ds: &gridatlas::model::Dataset) -> String {
     )
 }
 
+/// Prints every problem of the folder (one JSON object a line, with its region as GeoJSON),
+/// then a summary; fails when any problem is an error (warnings alone pass).
 fn validate(dir: &Path) -> Result<ExitCode> {
-    match service::read_valid_folder(dir) {
-        Ok(ds) => {
-            println!("ok: {}; no rule broken", counts(&ds));
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(ServiceError::Rules(violations)) => {
-            for v in &violations {
-                println!("{}", serde_json::to_string(v)?);
-            }
-            eprintln!(
-                "{} rule violation(s) in {}",
-                violations.len(),
-                dir.display()
-            );
-            Ok(ExitCode::FAILURE)
-        }
-        Err(e) => Err(e.into()),
+    use gridatlas::planner::validation::{problem_json, validate};
+    let ds = gridatlas::import::geodata::read_folder(dir).map_err(ServiceError::from)?;
+    let bar = ProgressBar::new_spinner().with_message(format!("checking {}", counts(&ds)));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let report = validate(&ds);
+    bar.finish_and_clear();
+    for p in &report.problems {
+        println!("{}", serde_json::to_string(&problem_json(p))?);
+    }
+    if report.ok() {
+        println!(
+            "ok: {}; no error, {} warning(s)",
+            counts(&ds),
+            report.warnings()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} error(s) and {} warning(s) in {}",
+            report.errors(),
+            report.warnings(),
+            dir.display()
+        );
+        Ok(ExitCode::FAILURE)
     }
 }
 

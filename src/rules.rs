@@ -522,7 +522,7 @@ fn check_building(
 
 /// `f` over `0..n` on the available cores (contiguous chunks), results in index order. Falls
 /// back to the calling thread for small inputs or when a thread cannot be started.
-fn par_map<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+pub(crate) fn par_map<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
         .min(16);
@@ -603,7 +603,7 @@ fn area_outside(
 
 /// Geodesic m² of the intersection of two valid multipolygons. `None` when the boolean
 /// operation failed.
-fn overlap_area(
+pub(crate) fn overlap_area(
     a: &MultiPolygon<f64>,
     b: &MultiPolygon<f64>,
     a_box: &[f64; 4],

@@ -55,7 +55,27 @@ fn validate_accepts_the_sample() {
         &["validate", geodata_dir().to_str().unwrap()],
     );
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).starts_with("ok:"));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    let (summary, problems) = lines.split_last().expect("output");
+    assert!(summary.starts_with("ok:"), "{out}");
+    // The sample's vacant roles and its groups' own ground are listed as warnings.
+    let kinds: Vec<(String, String)> = problems
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("a JSON line");
+            (
+                v["kind"].as_str().unwrap().to_string(),
+                v["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(kinds.iter().all(|(_, s)| s == "warning"), "{kinds:?}");
+    assert!(kinds.iter().any(|(k, _)| k == "vacant_leader"), "{kinds:?}");
+    assert!(
+        summary.contains(&format!("{} warning(s)", kinds.len())),
+        "{summary}"
+    );
 }
 
 #[test]

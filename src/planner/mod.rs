@@ -6,7 +6,10 @@
 //!   building groups with as few moves as possible, on the adjacency of those regions.
 //! - [`redraw`] applies both to one neighborhood of a plan's dataset: new geometry, new codes
 //!   for moved building grids and new groups, retired grids dropped.
+//! - [`validation`] lists every problem of a drafted plan (gaps, overlaps, nesting, buildings,
+//!   leaders) with its region, for a map.
 
 pub mod rebalance;
 pub mod recompute;
 pub mod redraw;
+pub mod validation;
