@@ -273,11 +273,6 @@ impl Spatial {
     /// wins; among grids of that level, one whose interior holds the point beats one on whose
     /// border it lies; remaining ties go to the smallest code. Deterministic by construction.
     pub fn locate(&self, lon: f64, lat: f64) -> Option<PointHit> {
-        self.locate_rtree(lon, lat)
-    }
-
-    /// [`Spatial::locate`] by the textbook route: R-tree candidates, then the exact test.
-    pub fn locate_rtree(&self, lon: f64, lat: f64) -> Option<PointHit> {
         // Deepest level first: the first level with a covering grid decides, so the large
         // outer polygons are tested only for points that no inner grid covers.
         GridLevel::ALL
