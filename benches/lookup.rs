@@ -14,34 +14,16 @@ use gridatlas::atlas::{Snapshot, Visibility};
 use gridatlas::geometry::crs::Crs;
 use gridatlas::model::{Dataset, GridLevel};
 
+mod support;
+
+use support::points;
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn sample() -> Dataset {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
     gridatlas::import::geodata::read_folder(&dir).expect("the sample reads")
-}
-
-/// Deterministic pseudo-random points over the district's bounding box (xorshift).
-fn points(snapshot: &Snapshot, n: usize) -> Vec<(f64, f64)> {
-    let grids = &snapshot.spatial.grids;
-    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    for g in grids {
-        x0 = x0.min(g.bbox.min().x);
-        y0 = y0.min(g.bbox.min().y);
-        x1 = x1.max(g.bbox.max().x);
-        y1 = y1.max(g.bbox.max().y);
-    }
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    (0..n)
-        .map(|_| (x0 + next() * (x1 - x0), y0 + next() * (y1 - y0)))
-        .collect()
 }
 
 fn benches(c: &mut Criterion) {

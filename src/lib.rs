@@ -6,6 +6,8 @@
 pub mod address;
 pub mod api;
 pub mod atlas;
+#[cfg(test)]
+mod fixtures;
 pub mod generate;
 pub mod geometry;
 pub mod import;

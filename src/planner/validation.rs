@@ -790,24 +790,12 @@ fn share_segment(a: Coord<f64>, b: Coord<f64>, c: Coord<f64>, d: Coord<f64>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{LeaderAssignment, Person, ServiceTeam, Workload};
+    use crate::fixtures::{U, X0, Y0, building, grid, rect};
+    use crate::model::{LeaderAssignment, Person, ServiceTeam};
     use ProblemKind::*;
     use chrono::{TimeZone, Utc};
     use geo::{Contains, LineString, Point, Polygon};
     use proptest::prelude::*;
-
-    const X0: f64 = 121.44;
-    const Y0: f64 = 31.22;
-    /// One unit of the test layouts: 0.001° (about 95 m east-west, 111 m north-south).
-    const U: f64 = 0.001;
-
-    fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
-        let (x0, y0, x1, y1) = (X0 + x0 * U, Y0 + y0 * U, X0 + x1 * U, Y0 + y1 * U);
-        MultiPolygon::new(vec![Polygon::new(
-            LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]),
-            vec![],
-        )])
-    }
 
     fn parts(rects: &[MultiPolygon<f64>]) -> MultiPolygon<f64> {
         MultiPolygon::new(rects.iter().flat_map(|r| r.0.clone()).collect())
@@ -826,35 +814,6 @@ mod tests {
 
     fn close(a: Option<f64>, want: f64) -> bool {
         a.is_some_and(|a| (a - want).abs() <= want * 1e-6 + 1e-3)
-    }
-
-    fn grid(code: &str, level: GridLevel, parent: Option<&str>, mp: MultiPolygon<f64>) -> Grid {
-        Grid {
-            code: code.into(),
-            name: format!("grid {code}"),
-            name_en: None,
-            level,
-            parent_code: parent.map(Into::into),
-            geometry: mp,
-            valid_from: Utc
-                .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
-                .single()
-                .expect("date"),
-            valid_to: None,
-        }
-    }
-
-    fn building(id: &str, grid: Option<&str>, footprint: MultiPolygon<f64>) -> Building {
-        Building {
-            id: id.into(),
-            name: format!("building {id}"),
-            name_en: None,
-            aliases: vec![],
-            addresses: vec![],
-            grid_code: grid.map(Into::into),
-            footprint,
-            workload: Workload::default(),
-        }
     }
 
     /// Two neighborhoods side by side; N1 tiled by two groups, N1G1 tiled by two building
