@@ -200,4 +200,20 @@ fn redraw_errors_name_what_is_wrong() {
         rebalance_neighborhood(&ds, HOOD, 50, Weight::Employees, &none),
         Err(RedrawError::Rebalance(_))
     ));
+    // A fifth group needs a new code; with every code taken there is none.
+    let err = rebalance_neighborhood(&ds, HOOD, 5, Weight::FloorArea, &|_| true)
+        .expect_err("no free code");
+    assert!(
+        matches!(&err, RedrawError::CodesExhausted(p) if p == HOOD),
+        "{err}"
+    );
+    // A neighborhood whose buildings are gone has nothing to redraw from.
+    let mut empty = ds.clone();
+    let in_hood = group_of_buildings(&ds, HOOD);
+    empty.buildings.retain(|b| !in_hood.contains_key(&b.id));
+    let err = recompute_neighborhood(&empty, HOOD).expect_err("no building");
+    assert!(
+        matches!(&err, RedrawError::NoBuildings(c) if c == HOOD),
+        "{err}"
+    );
 }

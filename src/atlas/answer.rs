@@ -339,7 +339,9 @@ impl Snapshot {
         } else {
             crate::geometry::measure::distance_to_boundary_m(lon, lat, geometry)
         };
-        let candidates = self.spatial.grids_near(lon, lat, tolerance_m, chain);
+        let candidates = self
+            .spatial
+            .grids_near(lon, lat, tolerance_m, chain, distance_m);
         let nearby = candidates
             .into_iter()
             .take(MAX_NEARBY)

@@ -336,7 +336,8 @@ impl Spatial {
     }
 
     /// Grids outside `chain` (the point's grid and its ancestors, innermost first) whose area
-    /// lies within `tolerance_m` of the point, nearest first.
+    /// lies within `tolerance_m` of the point, nearest first. `inner_border_m` is the point's
+    /// distance to the border of the chain's innermost grid, which the caller already has.
     ///
     /// A level's R-tree is asked only when a grid of that level can be that near. Grids of one
     /// level never overlap, so another grid of a level the chain holds is at least as far as
@@ -349,12 +350,15 @@ impl Spatial {
         lat: f64,
         tolerance_m: f64,
         chain: &[u32],
+        inner_border_m: f64,
     ) -> Vec<(u32, f64)> {
         let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m);
         let window = AABB::from_corners([lon - dlon, lat - dlat], [lon + dlon, lat + dlat]);
         let mut out: Vec<(u32, f64)> = GridLevel::ALL
             .into_iter()
-            .filter(|&level| self.level_may_be_near(level, lon, lat, tolerance_m, chain))
+            .filter(|&level| {
+                self.level_may_be_near(level, lon, lat, tolerance_m, chain, inner_border_m)
+            })
             .flat_map(|level| {
                 self.level_trees[level.depth()].locate_in_envelope_intersecting(&window)
             })
@@ -377,10 +381,15 @@ impl Spatial {
         lat: f64,
         tolerance_m: f64,
         chain: &[u32],
+        inner_border_m: f64,
     ) -> bool {
         let border_within = |g: u32| {
-            measure::distance_to_boundary_m(lon, lat, &self.grids[g as usize].geometry)
-                <= tolerance_m
+            let d = if Some(&g) == chain.first() {
+                inner_border_m
+            } else {
+                measure::distance_to_boundary_m(lon, lat, &self.grids[g as usize].geometry)
+            };
+            d <= tolerance_m
         };
         if let Some(&own) = chain
             .iter()

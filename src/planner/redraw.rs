@@ -82,7 +82,6 @@ struct Hood {
 }
 
 fn hood(ds: &Dataset, code: &str) -> Result<Hood, RedrawError> {
-    let current = |g: &&Grid| g.valid_to.is_none();
     let grid = ds
         .grids
         .iter()
@@ -98,7 +97,7 @@ fn hood(ds: &Dataset, code: &str) -> Result<Hood, RedrawError> {
         let mut v: Vec<usize> = (0..ds.grids.len())
             .filter(|&i| {
                 let g = &ds.grids[i];
-                current(&g) && g.level == level && g.parent_code.as_deref() == Some(parent)
+                g.valid_to.is_none() && g.level == level && g.parent_code.as_deref() == Some(parent)
             })
             .collect();
         v.sort_by(|&a, &b| ds.grids[a].code.cmp(&ds.grids[b].code));
