@@ -197,3 +197,38 @@ pub struct Dataset {
     pub leaders: Vec<LeaderAssignment>,
     pub teams: Vec<ServiceTeam>,
 }
+
+/// What publishing a plan writes: the difference between the atlas and the plan, computed by
+/// [`crate::planner::changes`]. The store turns it into versions in one transaction: every
+/// listed current row is closed (`valid_to`) and every new row opened (`valid_from`) at the
+/// moment of the publish; nothing is deleted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AtlasChanges {
+    /// New grids and new versions of existing grids (name, parent or geometry changed). Their
+    /// `valid_from` / `valid_to` are ignored: the store sets them.
+    pub grids: Vec<Grid>,
+    /// Codes of current grids the plan retires. A retired code is never used again.
+    pub retired: Vec<String>,
+    /// Buildings whose building grid changes: (building id, new grid code or none).
+    pub building_grids: Vec<(String, Option<String>)>,
+    /// Leader assignments that end (grid code, role); retired grids' assignments are listed too.
+    pub leaders_ended: Vec<(String, LeaderRole)>,
+    /// Leader assignments that begin.
+    pub leaders_begun: Vec<LeaderAssignment>,
+    /// Team assignments that end: (team id, grid code).
+    pub teams_ended: Vec<(String, String)>,
+    /// Team assignments that begin: (team id, grid code).
+    pub teams_begun: Vec<(String, String)>,
+}
+
+impl AtlasChanges {
+    pub fn is_empty(&self) -> bool {
+        self.grids.is_empty()
+            && self.retired.is_empty()
+            && self.building_grids.is_empty()
+            && self.leaders_ended.is_empty()
+            && self.leaders_begun.is_empty()
+            && self.teams_ended.is_empty()
+            && self.teams_begun.is_empty()
+    }
+}

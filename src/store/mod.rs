@@ -11,7 +11,9 @@ pub mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::model::{Building, Dataset, LeaderAssignment, Person, ServiceTeam};
+use crate::model::{
+    AtlasChanges, Building, Dataset, Grid, LeaderAssignment, LeaderRole, Person, ServiceTeam,
+};
 
 pub use geometry_codec::{decode_multipolygon, encode_multipolygon};
 
@@ -29,6 +31,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Conflict(String),
+    /// A publish based on an atlas version that is no longer the current one.
+    #[error("the atlas is at version {current}, the plan was made from version {base}")]
+    VersionMismatch { base: u64, current: u64 },
     #[error("cannot create the database folder: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -89,6 +94,85 @@ pub struct Attributes {
     pub teams: Vec<ServiceTeam>,
 }
 
+/// One entry of the atlas's version log. Every committed write of the atlas (seed, leader
+/// change, building upsert, publish) makes one; versions only grow.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AtlasVersion {
+    pub version: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// What made it: "seed", "replace_leaders", "upsert_buildings", "publish".
+    pub action: String,
+    /// The plan a publish came from.
+    pub plan_id: Option<i64>,
+}
+
+/// A dataset and the atlas version it was read at (0 when the log is empty).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Versioned {
+    pub version: u64,
+    pub dataset: Dataset,
+}
+
+/// A period during which a person held a leader role of a grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderSpell {
+    pub role: LeaderRole,
+    pub person_id: String,
+    pub person_name: String,
+    pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+/// A period during which a service team served a grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamSpell {
+    pub team_id: String,
+    pub team_name: String,
+    pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+/// Everything the store remembers of one grid code, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GridHistory {
+    pub versions: Vec<Grid>,
+    pub leaders: Vec<LeaderSpell>,
+    pub teams: Vec<TeamSpell>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    Draft,
+    Published,
+}
+
+impl PlanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanStatus::Draft => "draft",
+            PlanStatus::Published => "published",
+        }
+    }
+}
+
+/// A planner's draft as stored. `changes` is the plan's content as JSON (what
+/// [`crate::planner`] serialises); the store keeps it as opaque text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRecord {
+    pub id: i64,
+    pub name: String,
+    pub base_version: u64,
+    pub status: PlanStatus,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    /// The atlas version its publish made.
+    pub published_version: Option<u64>,
+    pub changes: String,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// A short name of the backend, for logs and /readyz.
@@ -139,6 +223,110 @@ pub trait Store: Send + Sync + 'static {
         buildings: &[Building],
         actor: &str,
     ) -> Result<UpsertReport, StoreError>;
+
+    /// The atlas as it stood at `at` (`None`: now) with the current version of the log: the
+    /// grid versions, leader, team and building-grid assignments valid then (valid_from <= at <
+    /// valid_to). Buildings' footprints, names and addresses, people and teams themselves are
+    /// not versioned and are read as they are now. One read transaction.
+    async fn load_at(&self, at: Option<DateTime<Utc>>) -> Result<Versioned, StoreError> {
+        let _ = at;
+        Err(StoreError::Unavailable("load_at is not implemented".into()))
+    }
+
+    /// The latest moment at or before `at` when any versioned row began or ended (`None` when
+    /// nothing had begun yet). The atlas at `at` equals the atlas at this moment, so it keys a
+    /// cache of historical snapshots.
+    async fn change_point(&self, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let _ = at;
+        Err(StoreError::Unavailable(
+            "change_point is not implemented".into(),
+        ))
+    }
+
+    /// The current atlas version (0 for an empty log).
+    async fn current_version(&self) -> Result<u64, StoreError> {
+        Err(StoreError::Unavailable(
+            "current_version is not implemented".into(),
+        ))
+    }
+
+    /// The whole version log, oldest first.
+    async fn versions(&self) -> Result<Vec<AtlasVersion>, StoreError> {
+        Err(StoreError::Unavailable(
+            "versions is not implemented".into(),
+        ))
+    }
+
+    /// Every version of one grid code with its leader and team spells, oldest first; empty
+    /// when the code was never used.
+    async fn grid_history(&self, code: &str) -> Result<GridHistory, StoreError> {
+        let _ = code;
+        Err(StoreError::Unavailable(
+            "grid_history is not implemented".into(),
+        ))
+    }
+
+    /// Every grid code ever used, current or retired (a retired code is never reused).
+    async fn used_codes(&self) -> Result<Vec<String>, StoreError> {
+        Err(StoreError::Unavailable(
+            "used_codes is not implemented".into(),
+        ))
+    }
+
+    /// Stores a new draft plan made from `base_version`; returns it with its id.
+    async fn create_plan(
+        &self,
+        name: &str,
+        base_version: u64,
+        changes: &str,
+        actor: &str,
+    ) -> Result<PlanRecord, StoreError> {
+        let _ = (name, base_version, changes, actor);
+        Err(StoreError::Unavailable(
+            "create_plan is not implemented".into(),
+        ))
+    }
+
+    async fn plan(&self, id: i64) -> Result<Option<PlanRecord>, StoreError> {
+        let _ = id;
+        Err(StoreError::Unavailable("plan is not implemented".into()))
+    }
+
+    /// All plans, newest first.
+    async fn plans(&self) -> Result<Vec<PlanRecord>, StoreError> {
+        Err(StoreError::Unavailable("plans is not implemented".into()))
+    }
+
+    /// Replaces a draft's content. `Conflict` when the plan is not a draft; `Ok(None)` when
+    /// there is no such plan.
+    async fn update_plan(
+        &self,
+        id: i64,
+        changes: &str,
+        actor: &str,
+    ) -> Result<Option<PlanRecord>, StoreError> {
+        let _ = (id, changes, actor);
+        Err(StoreError::Unavailable(
+            "update_plan is not implemented".into(),
+        ))
+    }
+
+    /// Publishes a draft in one transaction: checks that the atlas is still at `base_version`
+    /// (else `VersionMismatch`), that the plan is a draft (else `Conflict`) and that no new grid
+    /// takes a retired code (else `Conflict`); closes and opens the rows `changes` lists at
+    /// `at`; appends the version; marks the plan published; audits. Nothing is written when
+    /// any step fails.
+    async fn publish(
+        &self,
+        plan_id: i64,
+        base_version: u64,
+        changes: &AtlasChanges,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<AtlasVersion, StoreError> {
+        let _ = (plan_id, base_version, changes, actor, at);
+        Err(StoreError::Unavailable("publish is not implemented".into()))
+    }
 
     /// Notifications of changes committed by anyone (another instance, SQL typed into the
     /// database), for [`crate::sync::spawn_change_listener`]. `None` when the backend has no
