@@ -291,6 +291,7 @@ fn benches(c: &mut Criterion) {
             offset: 0,
             limit: LAYER_FEATURES,
         },
+        at: None,
     };
     let mut g = c.benchmark_group(format!("city{n}/layer"));
     g.throughput(Throughput::Elements(LAYER_FEATURES as u64));

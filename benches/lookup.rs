@@ -127,6 +127,7 @@ fn benches(c: &mut Criterion) {
                 bbox: None,
                 crs: Crs::Wgs84,
                 page: Page::default(),
+                at: None,
             };
             black_box(layer_json(&snapshot, &request, all).len())
         })

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -78,6 +77,9 @@ struct ServeArgs {
     /// Bearer token that may read contacts.
     #[arg(long, env = "GRIDATLAS_DISPATCHER_TOKEN", hide_env_values = true)]
     dispatcher_token: Option<String>,
+    /// Bearer token that may draft, validate and publish plans.
+    #[arg(long, env = "GRIDATLAS_PLANNER_TOKEN", hide_env_values = true)]
+    planner_token: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -157,6 +159,7 @@ impl ServeArgs {
             listen: var("GRIDATLAS_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into()),
             admin_token: var("GRIDATLAS_ADMIN_TOKEN"),
             dispatcher_token: var("GRIDATLAS_DISPATCHER_TOKEN"),
+            planner_token: var("GRIDATLAS_PLANNER_TOKEN"),
         }
     }
 }
@@ -169,15 +172,12 @@ async fn serve(database_url: &str, seed: Option<&Path>, args: ServeArgs) -> Resu
     let auth = AuthConfig {
         admin_token: nonempty(args.admin_token),
         dispatcher_token: nonempty(args.dispatcher_token),
+        planner_token: nonempty(args.planner_token),
     };
     if auth.admin_token.is_none() {
         tracing::info!("no admin token configured: writes are disabled");
     }
-    let state = AppState {
-        atlas,
-        store,
-        auth: Arc::new(auth),
-    };
+    let state = AppState::new(atlas, store, auth);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

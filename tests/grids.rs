@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use axum::http::Method;
 use common::*;
 use gridatlas::api::{self, AppState, AuthConfig};
@@ -160,11 +158,7 @@ async fn an_admin_replaces_leaders_and_lookups_follow() {
     let (store, atlas) = gridatlas::service::start(&url, Some(&geodata_dir()))
         .await
         .unwrap();
-    let again = api::router(AppState {
-        atlas,
-        store,
-        auth: Arc::new(AuthConfig::default()),
-    });
+    let again = api::router(AppState::new(atlas, store, AuthConfig::default()));
     let restarted = App {
         router: again,
         store: app.store.clone(),
@@ -230,6 +224,7 @@ async fn leader_edits_need_an_admin_token() {
     let locked = app_with(AuthConfig {
         admin_token: None,
         dispatcher_token: Some(DISPATCHER.into()),
+        planner_token: None,
     })
     .await;
     locked
@@ -365,11 +360,7 @@ async fn a_second_instance_on_the_same_file_follows_edits() {
     let (store, atlas) = gridatlas::service::start(&url, Some(&geodata_dir()))
         .await
         .unwrap();
-    let second = api::router(AppState {
-        atlas,
-        store,
-        auth: Arc::new(AuthConfig::default()),
-    });
+    let second = api::router(AppState::new(atlas, store, AuthConfig::default()));
     let second = App {
         router: second,
         store: first.store.clone(),

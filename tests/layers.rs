@@ -195,11 +195,11 @@ async fn etag_gives_304_and_changes_after_an_edit() {
         .await
         .unwrap();
     let restarted = App {
-        router: gridatlas::api::router(gridatlas::api::AppState {
-            atlas: atlas.clone(),
-            store: store.clone(),
-            auth: Default::default(),
-        }),
+        router: gridatlas::api::router(gridatlas::api::AppState::new(
+            atlas.clone(),
+            store.clone(),
+            Default::default(),
+        )),
         store,
         atlas,
         dir: tempfile::tempdir().unwrap(),

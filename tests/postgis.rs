@@ -651,14 +651,14 @@ async fn an_outage_stops_no_lookup_loses_nothing_and_heals() {
 
     // Over HTTP, as a load balancer and a client see it: lookups answer, /readyz says 503
     // (degraded), a write is a 503 problem.
-    let router = gridatlas::api::router(gridatlas::api::AppState {
-        atlas: a.atlas.clone(),
-        store: a.store.clone(),
-        auth: Arc::new(gridatlas::api::AuthConfig {
+    let router = gridatlas::api::router(gridatlas::api::AppState::new(
+        a.atlas.clone(),
+        a.store.clone(),
+        gridatlas::api::AuthConfig {
             admin_token: Some("adm".into()),
-            dispatcher_token: None,
-        }),
-    });
+            ..Default::default()
+        },
+    ));
     let (status, body) = http(&router, "GET", "/v1/lookup?lon=121.442&lat=31.222", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(

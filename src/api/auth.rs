@@ -1,5 +1,6 @@
 //! Bearer tokens configured by the operator. Anonymous callers may read everything public;
-//! dispatchers may also read contact details; administrators may also write.
+//! dispatchers may also read contact details; planners may draft and publish plans;
+//! administrators may do all of it.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -13,6 +14,7 @@ use crate::atlas::Visibility;
 pub struct AuthConfig {
     pub admin_token: Option<String>,
     pub dispatcher_token: Option<String>,
+    pub planner_token: Option<String>,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -24,6 +26,10 @@ impl std::fmt::Debug for AuthConfig {
                 "dispatcher_token",
                 &self.dispatcher_token.as_ref().map(|_| "<set>"),
             )
+            .field(
+                "planner_token",
+                &self.planner_token.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }
@@ -32,13 +38,15 @@ impl std::fmt::Debug for AuthConfig {
 pub enum Caller {
     Anonymous,
     Dispatcher,
+    Planner,
     Admin,
 }
 
 impl Caller {
     pub fn visibility(self) -> Visibility {
         Visibility {
-            contacts: self >= Caller::Dispatcher,
+            // Planners redraw boundaries; they do not need people's phone numbers.
+            contacts: matches!(self, Caller::Dispatcher | Caller::Admin),
         }
     }
 
@@ -47,6 +55,7 @@ impl Caller {
         match self {
             Caller::Anonymous => "anonymous",
             Caller::Dispatcher => "dispatcher",
+            Caller::Planner => "planner",
             Caller::Admin => "admin",
         }
     }
@@ -81,6 +90,8 @@ impl AuthConfig {
             Ok(Caller::Admin)
         } else if matches(&self.dispatcher_token) {
             Ok(Caller::Dispatcher)
+        } else if matches(&self.planner_token) {
+            Ok(Caller::Planner)
         } else {
             Err(Problem::unauthorized("the bearer token is not valid"))
         }
@@ -100,6 +111,27 @@ impl AuthConfig {
             )),
             Caller::Dispatcher => Err(Problem::forbidden(
                 "a dispatcher token may read contacts but not write",
+            )),
+            Caller::Planner => Err(Problem::forbidden(
+                "a planner token may draft and publish plans but not edit leaders or buildings",
+            )),
+        }
+    }
+
+    /// Checks that the caller may draft and publish plans (a planner or an administrator).
+    pub fn require_planner(&self, caller: Caller) -> Result<(), Problem> {
+        if self.admin_token.is_none() && self.planner_token.is_none() {
+            return Err(Problem::forbidden(
+                "planning is disabled: no planner token is configured (GRIDATLAS_PLANNER_TOKEN)",
+            ));
+        }
+        match caller {
+            Caller::Planner | Caller::Admin => Ok(()),
+            Caller::Anonymous => Err(Problem::unauthorized(
+                "plans need a planner (or admin) bearer token",
+            )),
+            Caller::Dispatcher => Err(Problem::forbidden(
+                "a dispatcher token may read contacts but not make plans",
             )),
         }
     }
@@ -128,6 +160,7 @@ mod tests {
         AuthConfig {
             admin_token: Some("adm".into()),
             dispatcher_token: Some("dsp".into()),
+            planner_token: Some("pln".into()),
         }
     }
 

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::history::AtParams;
 use super::layers::parse_level;
 use super::problem::Problem;
 use crate::atlas::answer::{Leaders, TeamRef};
@@ -94,7 +95,7 @@ pub fn detail(snapshot: &Snapshot, i: u32, vis: Visibility) -> GridDetail<'_> {
 }
 
 #[utoipa::path(get, path = "/v1/grids/{code}", tag = "grids",
-    params(("code" = String, Path, description = "Grid code")),
+    params(("code" = String, Path, description = "Grid code"), AtParams),
     responses(
         (status = 200, description = "The grid with its leaders, team, children and geometry", body = GridDetail),
         (status = 404, description = "Unknown grid", body = Problem, content_type = "application/problem+json"),
@@ -103,8 +104,9 @@ pub async fn get_grid(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(code): ApiPath<String>,
+    ApiQuery(at): ApiQuery<AtParams>,
 ) -> Result<Response, Problem> {
-    let snapshot = state.atlas.snapshot();
+    let snapshot = state.snapshot_at(at.at.as_deref()).await?;
     let i = grid_index(&snapshot, &code)?;
     Ok(Json(detail(&snapshot, i, caller.visibility())).into_response())
 }
@@ -116,6 +118,8 @@ pub struct ListParams {
     pub level: Option<String>,
     /// Only the children of this grid.
     pub parent: Option<String>,
+    /// The grids as they stood at this moment (RFC 3339 timestamp or date).
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -135,7 +139,7 @@ pub async fn list_grids(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<GridList>, Problem> {
     let level = params.level.as_deref().map(parse_level).transpose()?;
-    let snapshot = state.atlas.snapshot();
+    let snapshot = state.snapshot_at(params.at.as_deref()).await?;
     let candidates: Vec<u32> = match &params.parent {
         Some(parent) => snapshot
             .spatial

@@ -31,6 +31,9 @@ pub struct LayerParams {
     pub limit: Option<String>,
     /// Features to skip, in code order (default 0).
     pub offset: Option<String>,
+    /// The layer as it stood at this moment (RFC 3339 timestamp, or a date: the start of that
+    /// day in Shanghai); without it, as it stands now.
+    pub at: Option<String>,
 }
 
 pub fn parse_level(raw: &str) -> Result<GridLevel, Problem> {
@@ -222,6 +225,8 @@ pub struct LayerRequest<'a> {
     pub bbox: Option<&'a str>,
     pub crs: Crs,
     pub page: Page,
+    /// The `at` of the request, repeated in the `next` link.
+    pub at: Option<&'a str>,
 }
 
 /// The GeoJSON FeatureCollection (bytes) of one page of the grids of `level` intersecting
@@ -236,6 +241,9 @@ pub fn layer_json(snapshot: &Snapshot, request: &LayerRequest<'_>, bbox: Rect<f6
         let mut href = format!("/v1/layers/{}?", request.level);
         if let Some(b) = request.bbox {
             href.push_str(&format!("bbox={}&", url_component(b)));
+        }
+        if let Some(at) = request.at {
+            href.push_str(&format!("at={}&", url_component(at)));
         }
         href.push_str(&format!("crs={}&limit={limit}&offset={end}", request.crs));
         links.push(Link {
@@ -329,13 +337,14 @@ pub async fn get_layer(
         ),
     };
     let page = params.page()?;
-    let snapshot = state.atlas.snapshot();
+    let snapshot = state.snapshot_at(params.at.as_deref()).await?;
     let body = tokio::task::spawn_blocking(move || {
         let request = LayerRequest {
             level,
             bbox: params.bbox.as_deref(),
             crs,
             page,
+            at: params.at.as_deref(),
         };
         layer_json(&snapshot, &request, bbox)
     })

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::extract::{ApiPath, ApiQuery};
+use super::history::AtParams;
 use super::problem::Problem;
 use crate::address::{MAX_QUERY_CHARS, MatchKind};
 use crate::atlas::answer::{DEFAULT_BORDER_TOLERANCE_M, MAX_BORDER_TOLERANCE_M, Matched};
@@ -35,6 +36,9 @@ pub struct LookupParams {
     pub address: Option<String>,
     /// Metres around the point within which other grids are listed in `border.nearby` (0–500, default 20).
     pub tolerance_m: Option<String>,
+    /// Answer as the atlas stood at this moment (RFC 3339 timestamp, or a date: the start of
+    /// that day in Shanghai); without it, as it stands now.
+    pub at: Option<String>,
 }
 
 /// One way of asking, parsed and checked.
@@ -221,7 +225,7 @@ pub async fn lookup(
 ) -> Result<Response, Problem> {
     let query = params.query()?;
     let tolerance = parse_tolerance(params.tolerance_m.as_deref())?;
-    let snapshot = state.atlas.snapshot();
+    let snapshot = state.snapshot_at(params.at.as_deref()).await?;
     // The answer borrows from the snapshot, so it is rendered while the snapshot is held.
     resolve(&snapshot, &query, tolerance, caller.visibility()).map(|a| Json(a).into_response())
 }
@@ -231,6 +235,8 @@ pub async fn lookup(
 pub struct CoverageParams {
     /// Metres within which other grids are listed in `border.nearby` (0–500, default 20).
     pub tolerance_m: Option<String>,
+    /// Answer as the atlas stood at this moment (RFC 3339 timestamp or date).
+    pub at: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/buildings/{id}/coverage", tag = "lookup",
@@ -246,7 +252,7 @@ pub async fn building_coverage(
     ApiQuery(params): ApiQuery<CoverageParams>,
 ) -> Result<Response, Problem> {
     let tolerance = parse_tolerance(params.tolerance_m.as_deref())?;
-    let snapshot = state.atlas.snapshot();
+    let snapshot = state.snapshot_at(params.at.as_deref()).await?;
     resolve(
         &snapshot,
         &Query::Building(id),
@@ -338,6 +344,7 @@ pub fn batch_item(item: &Value) -> Result<Query, Problem> {
 }
 
 #[utoipa::path(post, path = "/v1/lookup/batch", tag = "lookup",
+    params(AtParams),
     request_body = BatchRequest,
     responses(
         (status = 200, description = "One result per item, in order; each with its own status", body = BatchResponse),
@@ -347,6 +354,7 @@ pub fn batch_item(item: &Value) -> Result<Query, Problem> {
 pub async fn batch(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(at): ApiQuery<AtParams>,
     body: super::extract::ApiJson<BatchRequest>,
 ) -> Result<Response, Problem> {
     let request = body.0;
@@ -365,7 +373,7 @@ pub async fn batch(
         None => DEFAULT_BORDER_TOLERANCE_M,
         Some(t) => check_tolerance(t, &t.to_string())?,
     };
-    let snapshot: Arc<Snapshot> = state.atlas.snapshot();
+    let snapshot: Arc<Snapshot> = state.snapshot_at(at.at.as_deref()).await?;
     let vis = caller.visibility();
     // A large batch is CPU work: keep it off the async workers.
     let body = tokio::task::spawn_blocking(move || {

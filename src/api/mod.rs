@@ -4,6 +4,7 @@ pub mod auth;
 pub mod extract;
 pub mod grids;
 pub mod health;
+pub mod history;
 pub mod layers;
 pub mod lookup;
 pub mod problem;
@@ -25,6 +26,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::atlas::Atlas;
+use crate::atlas::history::HistoryCache;
 use crate::store::Store;
 
 pub use auth::{AuthConfig, Caller};
@@ -38,6 +40,19 @@ pub struct AppState {
     pub atlas: Arc<Atlas>,
     pub store: Arc<dyn Store>,
     pub auth: Arc<AuthConfig>,
+    /// Snapshots of earlier moments, for `at=`.
+    pub history: Arc<HistoryCache>,
+}
+
+impl AppState {
+    pub fn new(atlas: Arc<Atlas>, store: Arc<dyn Store>, auth: AuthConfig) -> AppState {
+        AppState {
+            atlas,
+            store,
+            auth: Arc::new(auth),
+            history: Arc::new(HistoryCache::default()),
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -50,6 +65,7 @@ pub struct AppState {
         lookup::lookup, lookup::batch, lookup::building_coverage,
         layers::get_layer,
         grids::get_grid, grids::list_grids, grids::put_leaders,
+        history::list_versions, history::grid_history,
         health::healthz, health::readyz,
     ),
     components(schemas(problem::Problem)),
@@ -112,6 +128,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/grids", get(grids::list_grids))
         .route("/v1/grids/{code}", get(grids::get_grid))
         .route("/v1/grids/{code}/leaders", put(grids::put_leaders))
+        .route("/v1/grids/{code}/history", get(history::grid_history))
+        .route("/v1/versions", get(history::list_versions))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi_json))

@@ -5,6 +5,7 @@
 //! swaps it in atomically; readers holding the old one finish undisturbed.
 
 pub mod answer;
+pub mod history;
 pub mod roster;
 pub mod spatial;
 
@@ -16,7 +17,7 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 
 use crate::model::Dataset;
-use crate::store::{Attributes, Store, StoreError};
+use crate::store::{Attributes, Store, StoreError, Versioned};
 
 pub use answer::{Answer, Visibility};
 pub use roster::Roster;
@@ -27,11 +28,28 @@ pub struct Snapshot {
     pub roster: Arc<Roster>,
     /// Increases with every swap; part of every ETag.
     pub generation: u64,
+    /// The atlas version (the store's version log) this snapshot was read at; a plan made
+    /// from it records it as its base.
+    pub version: u64,
     pub loaded_at: DateTime<Utc>,
 }
 
 impl Snapshot {
     pub fn from_dataset(ds: Dataset, generation: u64) -> Snapshot {
+        Snapshot::from_versioned(
+            Versioned {
+                version: 0,
+                dataset: ds,
+            },
+            generation,
+        )
+    }
+
+    pub fn from_versioned(v: Versioned, generation: u64) -> Snapshot {
+        let Versioned {
+            version,
+            dataset: ds,
+        } = v;
         let Dataset {
             grids,
             buildings,
@@ -52,7 +70,44 @@ impl Snapshot {
             spatial,
             roster,
             generation,
+            version,
             loaded_at: Utc::now(),
+        }
+    }
+
+    /// The atlas this snapshot answers from, as plain data again (for a plan to start from).
+    pub fn to_dataset(&self) -> Dataset {
+        let spatial = &self.spatial;
+        let grids = spatial
+            .grids
+            .iter()
+            .map(|g| crate::model::Grid {
+                code: g.code.clone(),
+                name: g.name.clone(),
+                name_en: g.name_en.clone(),
+                level: g.level,
+                parent_code: g.parent_code.clone(),
+                geometry: g.geometry.clone(),
+                valid_from: g.valid_from,
+                valid_to: None,
+            })
+            .collect();
+        let buildings = spatial
+            .buildings
+            .iter()
+            .map(|b| b.building.clone())
+            .collect();
+        let Attributes {
+            people,
+            leaders,
+            teams,
+        } = self.roster.to_attributes(spatial);
+        Dataset {
+            grids,
+            buildings,
+            people,
+            leaders,
+            teams,
         }
     }
 }
@@ -79,12 +134,12 @@ impl Atlas {
     /// Loads the whole atlas from the store.
     pub async fn load(store: &dyn Store) -> Result<Atlas, StoreError> {
         let started = Instant::now();
-        let ds = store.load().await?;
+        let ds = store.load_at(None).await?;
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "store read"
         );
-        let snapshot = tokio::task::spawn_blocking(move || Snapshot::from_dataset(ds, 1))
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::from_versioned(ds, 1))
             .await
             .map_err(|e| StoreError::Unavailable(format!("snapshot build failed: {e}")))?;
         log_snapshot(&snapshot, started);
@@ -103,11 +158,12 @@ impl Atlas {
     pub async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
         let _one_at_a_time = self.reloading.lock().await;
         let started = Instant::now();
-        let ds = store.load().await?;
+        let ds = store.load_at(None).await?;
         let generation = self.next_generation();
-        let snapshot = tokio::task::spawn_blocking(move || Snapshot::from_dataset(ds, generation))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("snapshot build failed: {e}")))?;
+        let snapshot =
+            tokio::task::spawn_blocking(move || Snapshot::from_versioned(ds, generation))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("snapshot build failed: {e}")))?;
         log_snapshot(&snapshot, started);
         self.current.store(Arc::new(snapshot));
         Ok(())
@@ -117,12 +173,14 @@ impl Atlas {
     pub async fn reload_attributes(&self, store: &dyn Store) -> Result<(), StoreError> {
         let _one_at_a_time = self.reloading.lock().await;
         let attributes = store.load_attributes().await?;
+        let version = store.current_version().await?;
         let spatial = self.snapshot().spatial.clone();
         let roster = Arc::new(Roster::build(&spatial, attributes));
         self.current.store(Arc::new(Snapshot {
             spatial,
             roster,
             generation: self.next_generation(),
+            version,
             loaded_at: Utc::now(),
         }));
         Ok(())

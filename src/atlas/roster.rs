@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{LeaderRole, Person, ServiceTeam};
+use crate::model::{LeaderAssignment, LeaderRole, Person, ServiceTeam};
 use crate::store::Attributes;
 
 use super::spatial::Spatial;
@@ -80,6 +80,30 @@ impl Roster {
             teams,
             team_of_grid,
             dangling,
+        }
+    }
+
+    /// The roster as plain data again (assignments that named an unknown grid or person are
+    /// not kept).
+    pub fn to_attributes(&self, spatial: &Spatial) -> Attributes {
+        let mut leaders = Vec::new();
+        for (g, slots) in self.leaders.iter().enumerate() {
+            for role in LeaderRole::ALL {
+                let Some(person) = slots[role_slot(role)].and_then(|p| self.people.get(p as usize))
+                else {
+                    continue;
+                };
+                leaders.push(LeaderAssignment {
+                    grid_code: spatial.grid(g as u32).code.clone(),
+                    role,
+                    person_id: person.id.clone(),
+                });
+            }
+        }
+        Attributes {
+            people: self.people.clone(),
+            leaders,
+            teams: self.teams.clone(),
         }
     }
 

@@ -17,6 +17,7 @@ use tower::ServiceExt;
 
 pub const ADMIN: &str = "test-admin-token";
 pub const DISPATCHER: &str = "test-dispatcher-token";
+pub const PLANNER: &str = "test-planner-token";
 
 pub fn geodata_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geodata")
@@ -75,11 +76,7 @@ pub async fn app_with(auth: AuthConfig) -> App {
     let (store, atlas) = gridatlas::service::start(&url, Some(&geodata_dir()))
         .await
         .expect("the service starts on the sample data");
-    let state = AppState {
-        atlas: atlas.clone(),
-        store: store.clone(),
-        auth: Arc::new(auth),
-    };
+    let state = AppState::new(atlas.clone(), store.clone(), auth);
     App {
         router: api::router(state),
         store,
@@ -92,6 +89,7 @@ pub async fn app() -> App {
     app_with(AuthConfig {
         admin_token: Some(ADMIN.into()),
         dispatcher_token: Some(DISPATCHER.into()),
+        planner_token: Some(PLANNER.into()),
     })
     .await
 }
