@@ -541,6 +541,101 @@ async fn an_edit_through_one_instance_is_answered_by_the_other() {
     );
 }
 
+/// A plan published through one instance is answered by the other; of two plans made from the
+/// same version and published at the same moment, exactly one lands and the other is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_reaches_every_instance_and_a_concurrent_one_is_refused() {
+    let Some(url) = postgres_url() else { return };
+    let db = TestDb::seeded(&url).await;
+    let a = Instance::start(db.options.clone()).await;
+    let b = Instance::start(db.options.clone()).await;
+    let base = a.store.current_version().await.expect("version");
+    assert_eq!(b.atlas.snapshot().version, base);
+
+    // Plan 1 moves the border between the two groups east by 0.002°; plan 2 renames a group.
+    let mut moved = sample().grids;
+    moved.retain(|g| g.code == "G-001" || g.code == "G-002");
+    moved[0].geometry = rect(121.440, 31.220, 121.452, 31.230);
+    moved[1].geometry = rect(121.452, 31.220, 121.460, 31.230);
+    let border = gridatlas::model::AtlasChanges {
+        grids: moved,
+        ..Default::default()
+    };
+    let mut renamed = sample().grids;
+    renamed.retain(|g| g.code == "G-002");
+    renamed[0].name = "静安寺楼宇群".into();
+    let rename = gridatlas::model::AtlasChanges {
+        grids: renamed,
+        ..Default::default()
+    };
+    let first = a
+        .store
+        .create_plan("border", base, "{}", "planner")
+        .await
+        .expect("plan 1");
+    let second = b
+        .store
+        .create_plan("rename", base, "{}", "planner")
+        .await
+        .expect("plan 2");
+
+    // Both publish at the same moment, through different instances.
+    let (r1, r2) = tokio::join!(
+        a.store
+            .publish(first.id, base, &border, "planner", Utc::now()),
+        b.store
+            .publish(second.id, base, &rename, "planner", Utc::now()),
+    );
+    let (winner, loser) = match (&r1, &r2) {
+        (Ok(v), Err(e)) | (Err(e), Ok(v)) => (v.clone(), e.to_string()),
+        other => panic!("exactly one publish must land: {other:?}"),
+    };
+    assert_eq!(winner.version, base + 1);
+    assert!(loser.contains(&format!("version {}", base + 1)), "{loser}");
+    let border_won = r1.is_ok();
+    let expected = if border_won {
+        Some("G-001")
+    } else {
+        Some("G-002")
+    };
+
+    // The other instance answers from the new version within the propagation limit.
+    let latency = wait_for(
+        "instance B answers from the published version",
+        PROPAGATION_LIMIT,
+        || b.atlas.snapshot().version == base + 1,
+    )
+    .await;
+    say(&format!(
+        "propagation of a publish A/B -> B: {} ms",
+        latency.as_millis()
+    ));
+    wait_for("instance A too", PROPAGATION_LIMIT, || {
+        a.atlas.snapshot().version == base + 1
+    })
+    .await;
+    assert_eq!(grid_at(&b.atlas, 121.451, 31.228).as_deref(), expected);
+    let name = |atlas: &Atlas| {
+        let s = atlas.snapshot();
+        s.spatial
+            .grid_index("G-002")
+            .map(|i| s.spatial.grid(i).name.clone())
+    };
+    assert_eq!(
+        name(&b.atlas).as_deref() == Some("静安寺楼宇群"),
+        !border_won,
+        "the rename landed only if it won"
+    );
+    // History keeps the version the winner closed.
+    let history = a
+        .store
+        .grid_history(if border_won { "G-001" } else { "G-002" })
+        .await
+        .expect("history");
+    assert_eq!(history.versions.len(), 2);
+    assert!(history.versions[0].valid_to.is_some());
+}
+
 /// SQL typed straight into the database (psql, QGIS) reaches every instance the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_sql_edit_is_picked_up() {

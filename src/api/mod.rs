@@ -7,6 +7,7 @@ pub mod health;
 pub mod history;
 pub mod layers;
 pub mod lookup;
+pub mod plans;
 pub mod problem;
 
 use std::sync::Arc;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub auth: Arc<AuthConfig>,
     /// Snapshots of earlier moments, for `at=`.
     pub history: Arc<HistoryCache>,
+    /// Plan changes run one at a time in this instance (read, change, store).
+    pub plan_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             store,
             auth: Arc::new(auth),
             history: Arc::new(HistoryCache::default()),
+            plan_writes: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 }
@@ -66,6 +70,9 @@ impl AppState {
         layers::get_layer,
         grids::get_grid, grids::list_grids, grids::put_leaders,
         history::list_versions, history::grid_history,
+        plans::create_plan, plans::list_plans, plans::get_plan, plans::edit_plan,
+        plans::recompute, plans::rebalance, plans::validate_plan, plans::diff_plan,
+        plans::publish,
         health::healthz, health::readyz,
     ),
     components(schemas(problem::Problem)),
@@ -110,13 +117,20 @@ fn panic_to_problem(_: Box<dyn std::any::Any + Send + 'static>) -> axum::respons
 pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::POST,
+            Method::PUT,
+        ])
         .allow_headers([
             header::IF_NONE_MATCH,
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
+            header::IF_MATCH,
         ])
-        .expose_headers([header::ETAG]);
+        .expose_headers([header::ETAG, header::LOCATION]);
     Router::new()
         .route("/v1/lookup", get(lookup::lookup))
         .route("/v1/lookup/batch", post(lookup::batch))
@@ -130,6 +144,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/grids/{code}/leaders", put(grids::put_leaders))
         .route("/v1/grids/{code}/history", get(history::grid_history))
         .route("/v1/versions", get(history::list_versions))
+        .route("/v1/plans", post(plans::create_plan).get(plans::list_plans))
+        .route("/v1/plans/{id}", get(plans::get_plan))
+        .route("/v1/plans/{id}/edits", post(plans::edit_plan))
+        .route("/v1/plans/{id}/recompute", post(plans::recompute))
+        .route("/v1/plans/{id}/rebalance", post(plans::rebalance))
+        .route("/v1/plans/{id}/validation", get(plans::validate_plan))
+        .route("/v1/plans/{id}/diff", get(plans::diff_plan))
+        .route("/v1/plans/{id}/publish", post(plans::publish))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi_json))

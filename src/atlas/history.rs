@@ -21,6 +21,12 @@ pub const DEFAULT_HISTORY_SNAPSHOTS: usize = 4;
 
 type Slot = Arc<OnceCell<Arc<Snapshot>>>;
 
+/// A moment after every change: the end of year 9999 (later years do not fit the stores'
+/// timestamp formats).
+fn far_future() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or_default()
+}
+
 /// Historical snapshots by change point, least recently used first (a handful of entries: a
 /// linear search beats hashing).
 pub struct HistoryCache {
@@ -46,7 +52,7 @@ impl HistoryCache {
     ) -> Result<Arc<Snapshot>, StoreError> {
         let current = atlas.snapshot();
         let point = store.change_point(at).await?;
-        let latest = store.change_point(DateTime::<Utc>::MAX_UTC).await?;
+        let latest = store.change_point(far_future()).await?;
         if point == latest {
             return Ok(current);
         }
