@@ -169,6 +169,11 @@ async fn rebalance_validate_diff_publish_and_history() {
     answered.reverse();
     assert_eq!(answered, chain_before);
 
+    // The diff of the published plan is read from history, and is the one shown before.
+    let diff_after = app.get_as(&format!("/v1/plans/{plan}/diff"), PLANNER).await;
+    assert_eq!(diff_after.status, 200, "{}", diff_after.text());
+    assert_eq!(diff_after.json(), diff);
+
     // The rival plan, made from the old version, is refused; so is a second publish.
     let refused = publish(&app, rival, Some(&rival_tag)).await.problem(412);
     assert_eq!(refused["atlas_version"].as_u64(), Some(version));

@@ -574,7 +574,7 @@ pub async fn validate_plan(
     params(("id" = i64, Path, description = "Plan id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Grids added, removed and changed, buildings moved, and every building and address whose leaders or team would change", body = DiffReport),
+        (status = 200, description = "Grids added, removed and changed, buildings moved, and every building and address whose leaders or team would change (for a published plan: did change, read from history)", body = DiffReport),
         (status = 404, description = "No such plan", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The plan no longer applies", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -584,11 +584,40 @@ pub async fn diff_plan(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<DiffReport>, Problem> {
     state.auth.require_planner(caller)?;
-    let w = working(&state, id).await?;
-    let report = tokio::task::spawn_blocking(move || diff::report(&w.base, &w.plan))
+    let record = record(&state, id).await?;
+    let (base, plan) = match record.status {
+        PlanStatus::Draft => {
+            let w = working(&state, id).await?;
+            (w.base, w.plan)
+        }
+        PlanStatus::Published => published_states(&state, &record).await?,
+    };
+    let report = tokio::task::spawn_blocking(move || diff::report(&base, &plan))
         .await
         .map_err(|e| Problem::internal(format!("diff failed: {e}")))?;
     Ok(Json(report))
+}
+
+/// The atlas just before and just after a published plan, from the store's history (so the
+/// diff of a plan can still be read, and the people concerned told, after it is published).
+async fn published_states(
+    state: &AppState,
+    record: &PlanRecord,
+) -> Result<(Dataset, Dataset), Problem> {
+    let versions = state.store.versions().await?;
+    let published = versions
+        .iter()
+        .find(|v| Some(v.version) == record.published_version)
+        .ok_or_else(|| {
+            Problem::internal(format!(
+                "plan {} is published but its version is not in the log",
+                record.id
+            ))
+        })?;
+    let just_before = published.at - chrono::Duration::milliseconds(1);
+    let before = state.store.load_at(Some(just_before)).await?;
+    let after = state.store.load_at(Some(published.at)).await?;
+    Ok((before.dataset, after.dataset))
 }
 
 /// The version `If-Match` names: `"3"`, `W/"3"` or `3`.
