@@ -182,6 +182,15 @@ async fn rebalance_validate_diff_publish_and_history() {
         .await
         .json();
     assert_eq!(rival_body["stale"], true);
+    let stale = app
+        .post_json(
+            &format!("/v1/plans/{rival}/recompute"),
+            &json!({ "neighborhood": HOOD }),
+            Some(PLANNER),
+        )
+        .await
+        .problem(409);
+    assert_eq!(stale["type"], "/problems/stale-plan");
     publish(&app, plan, Some(&tag)).await.problem(409);
     let edit_after = app
         .post_json(

@@ -367,6 +367,14 @@ async fn change_plan<T: Send + 'static>(
     let _one_at_a_time = state.plan_writes.lock().await;
     let w = working(state, id).await?;
     require_draft(&w.record)?;
+    if w.record.base_version != w.snapshot.version {
+        // Changing it now would rebase it silently on an atlas its author never saw.
+        return Err(stale_plan(
+            &w.record,
+            &w.snapshot,
+            "it cannot be changed or published",
+        ));
+    }
     let taken = taken_codes(state, &w.plan).await?;
     let plan = w.plan.clone();
     let (new_plan, extra) = tokio::task::spawn_blocking(move || op(&plan, &taken))
