@@ -6,9 +6,12 @@
 //!   building groups with as few moves as possible, on the adjacency of those regions.
 //! - [`redraw`] applies both to one neighborhood of a plan's dataset: new geometry, new codes
 //!   for moved building grids and new groups, retired grids dropped.
+//! - [`changes`] is a plan's content: the difference between the atlas and the plan (what a
+//!   publish writes), applied back to the atlas to materialise the plan, stored as JSON.
 //! - [`validation`] lists every problem of a drafted plan (gaps, overlaps, nesting, buildings,
 //!   leaders) with its region, for a map.
 
+pub mod changes;
 pub mod rebalance;
 pub mod recompute;
 pub mod redraw;
