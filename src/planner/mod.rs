@@ -8,10 +8,13 @@
 //!   for moved building grids and new groups, retired grids dropped.
 //! - [`changes`] is a plan's content: the difference between the atlas and the plan (what a
 //!   publish writes), applied back to the atlas to materialise the plan, stored as JSON.
+//! - [`edit`] is what a planner does inside a plan: replace a boundary, rename, add, split,
+//!   merge, move a building to another group, retire; codes follow the hierarchy, never reused.
 //! - [`validation`] lists every problem of a drafted plan (gaps, overlaps, nesting, buildings,
 //!   leaders) with its region, for a map.
 
 pub mod changes;
+pub mod edit;
 pub mod rebalance;
 pub mod recompute;
 pub mod redraw;
