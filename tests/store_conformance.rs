@@ -18,11 +18,14 @@ use sqlx::sqlite::SqlitePool;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
 
 use gridatlas::model::{
-    Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole, Person, ServiceTeam,
-    TeamMember, Workload,
+    AtlasChanges, Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole,
+    Person, ServiceTeam, TeamMember, Workload,
 };
 use gridatlas::store::postgres::PostgresStore;
-use gridatlas::store::{Attributes, LeaderChange, PersonRef, Store, UpsertReport};
+use gridatlas::store::{
+    AtlasVersion, Attributes, LeaderChange, LeaderSpell, PersonRef, PlanStatus, Store, StoreError,
+    TeamSpell, UpsertReport, Versioned,
+};
 
 // ---------------------------------------------------------------------------------------------
 // A small hand-made atlas: one neighborhood, two building groups, two building grids.
@@ -250,6 +253,23 @@ struct AuditRow {
 }
 
 impl Inspect {
+    /// A second store on the same database, as after a restart.
+    async fn reopen(&self) -> Arc<dyn Store> {
+        match self {
+            Inspect::Sqlite(p) => {
+                let path = p.connect_options().get_filename().to_path_buf();
+                gridatlas::store::open(&format!("sqlite://{}", path.display()))
+                    .await
+                    .expect("reopen the SQLite file")
+            }
+            Inspect::Postgres(p) => Arc::new(
+                PostgresStore::open_with((*p.connect_options()).clone())
+                    .await
+                    .expect("reopen the PostgreSQL store"),
+            ),
+        }
+    }
+
     async fn closed_leader_assignments(&self, grid: &str) -> i64 {
         let r = match self {
             Inspect::Sqlite(p) => sqlx::query_scalar(
@@ -600,6 +620,812 @@ async fn failed_seed_leaves_store_empty(store: Arc<dyn Store>, inspect: &Inspect
 }
 
 // ---------------------------------------------------------------------------------------------
+// Versions, history and plans.
+
+fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+/// When the sample plan is published.
+fn t_pub() -> DateTime<Utc> {
+    day(2025, 6, 1)
+}
+
+/// B-001 redrawn smaller.
+fn b001_redrawn() -> MultiPolygon<f64> {
+    mp(rect(121.440, 31.220, 121.4445, 31.225))
+}
+
+/// A plan that redraws B-001, retires B-002 and replaces it by B-003 (building b2 moves
+/// there), changes B-001's party worker, gives B-003 a convener, and moves team t1 from G-001
+/// to B-003.
+fn sample_changes() -> AtlasChanges {
+    let mut b001 = sample().grids[0].clone();
+    b001.geometry = b001_redrawn();
+    let b003 = grid(
+        "B-003",
+        "恒隆新楼宇网格",
+        GridLevel::Building,
+        Some("G-002"),
+        rect(121.450, 31.220, 121.456, 31.226),
+    );
+    AtlasChanges {
+        grids: vec![b001, b003],
+        retired: vec!["B-002".into()],
+        building_grids: vec![("b2".into(), Some("B-003".into()))],
+        leaders_ended: vec![("B-001".into(), LeaderRole::PartyWorker)],
+        leaders_begun: vec![
+            LeaderAssignment {
+                grid_code: "B-001".into(),
+                role: LeaderRole::PartyWorker,
+                person_id: "p1".into(),
+            },
+            LeaderAssignment {
+                grid_code: "B-003".into(),
+                role: LeaderRole::BacConvener,
+                person_id: "p2".into(),
+            },
+        ],
+        teams_ended: vec![("t1".into(), "G-001".into())],
+        teams_begun: vec![("t1".into(), "B-003".into())],
+    }
+}
+
+/// The sample as it stood before the plan's publish, seen from a moment before it.
+fn sample_before_publish() -> Dataset {
+    let mut ds = sample();
+    for g in ds
+        .grids
+        .iter_mut()
+        .filter(|g| g.code == "B-001" || g.code == "B-002")
+    {
+        g.valid_to = Some(t_pub());
+    }
+    ds
+}
+
+/// The sample after the plan's publish.
+fn sample_after_publish() -> Dataset {
+    let mut ds = sample();
+    let changes = sample_changes();
+    ds.grids.retain(|g| g.code != "B-001" && g.code != "B-002");
+    for mut g in changes.grids {
+        g.valid_from = t_pub();
+        ds.grids.push(g);
+    }
+    ds.grids.sort_by(|a, b| a.code.cmp(&b.code));
+    ds.buildings[1].grid_code = Some("B-003".into());
+    ds.leaders[0].person_id = "p1".into();
+    ds.leaders.insert(
+        1,
+        LeaderAssignment {
+            grid_code: "B-003".into(),
+            role: LeaderRole::BacConvener,
+            person_id: "p2".into(),
+        },
+    );
+    ds.teams[0].grid_codes = vec!["B-003".into(), "N-001".into()];
+    ds
+}
+
+/// The sample with no versioned row valid: buildings, people and teams without grids.
+fn sample_before_any_grid() -> Dataset {
+    let mut ds = sample();
+    ds.grids.clear();
+    ds.leaders.clear();
+    for b in &mut ds.buildings {
+        b.grid_code = None;
+    }
+    ds.teams[0].grid_codes.clear();
+    ds
+}
+
+fn assert_conflict(err: StoreError, naming: &str) {
+    match &err {
+        StoreError::Conflict(message) => assert!(
+            message.contains(naming),
+            "the conflict names {naming}: {message}"
+        ),
+        other => panic!("expected a conflict naming {naming}, got {other:?}"),
+    }
+}
+
+/// Everything a refused write must leave as it was.
+#[derive(Debug, PartialEq)]
+struct Everything {
+    atlas: Versioned,
+    versions: Vec<AtlasVersion>,
+    used_codes: Vec<String>,
+    plans: Vec<gridatlas::store::PlanRecord>,
+    audits: i64,
+}
+
+async fn everything(store: &dyn Store, inspect: &Inspect) -> Everything {
+    Everything {
+        atlas: store.load_at(None).await.expect("load_at"),
+        versions: store.versions().await.expect("versions"),
+        used_codes: store.used_codes().await.expect("used_codes"),
+        plans: store.plans().await.expect("plans"),
+        audits: inspect.audit_count().await,
+    }
+}
+
+/// Every atlas write appends one version; a write that changes nothing and plan writes
+/// append none.
+async fn versions_count_atlas_writes(store: Arc<dyn Store>, inspect: &Inspect) {
+    assert_eq!(store.current_version().await.expect("current_version"), 0);
+    assert_eq!(store.versions().await.expect("versions"), vec![]);
+    assert_eq!(
+        store.load_at(None).await.expect("load_at"),
+        Versioned::default()
+    );
+
+    store.seed(&sample(), "tester").await.expect("seed");
+    assert_eq!(store.current_version().await.expect("current_version"), 1);
+    let at = day(2025, 3, 1);
+    let change = LeaderChange {
+        bac_convener: Some(PersonRef::Existing("p3".into())),
+        party_worker: None,
+    };
+    store
+        .replace_leaders("G-002", &change, "admin:alice", at)
+        .await
+        .expect("replace_leaders");
+    assert_eq!(store.current_version().await.expect("current_version"), 2);
+
+    let unchanged = store
+        .upsert_buildings(&[building_b1(), building_b2()], "importer")
+        .await
+        .expect("upsert");
+    assert_eq!(unchanged.unchanged, 2);
+    assert_eq!(
+        store.current_version().await.expect("current_version"),
+        2,
+        "an upsert that changes nothing appends no version"
+    );
+
+    // A building leaves its building grid: the current value changes, the history keeps it.
+    let before_upsert = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let mut moved = building_b1();
+    moved.grid_code = None;
+    store
+        .upsert_buildings(&[moved], "importer")
+        .await
+        .expect("upsert");
+    assert_eq!(store.current_version().await.expect("current_version"), 3);
+
+    let plan = store
+        .create_plan("draft", 3, "{}", "planner:bo")
+        .await
+        .expect("create_plan");
+    store
+        .update_plan(plan.id, r#"{"x":1}"#, "planner:bo")
+        .await
+        .expect("update_plan");
+    assert_eq!(
+        store.current_version().await.expect("current_version"),
+        3,
+        "plan writes are not atlas writes"
+    );
+
+    let log = store.versions().await.expect("versions");
+    let summary: Vec<(u64, &str, &str)> = log
+        .iter()
+        .map(|v| (v.version, v.action.as_str(), v.actor.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, "seed", "tester"),
+            (2, "replace_leaders", "admin:alice"),
+            (3, "upsert_buildings", "importer"),
+        ]
+    );
+    assert_eq!(log[1].at, at, "a leader change is versioned at its moment");
+    assert!(log.iter().all(|v| v.plan_id.is_none()));
+
+    let now = store.load_at(None).await.expect("load_at");
+    assert_eq!(now.version, 3);
+    assert_eq!(now.dataset.buildings[0].grid_code, None);
+    assert_eq!(
+        now.dataset,
+        store.load().await.expect("load"),
+        "load is load_at(None)"
+    );
+    let then = store
+        .load_at(Some(before_upsert))
+        .await
+        .expect("load_at before the upsert");
+    assert_eq!(then.version, 3, "the version is always the current one");
+    assert_eq!(
+        then.dataset.buildings[0].grid_code.as_deref(),
+        Some("B-001"),
+        "before the upsert b1 was in B-001"
+    );
+    assert_eq!(
+        leaders_of(&attributes_of(&then.dataset), "G-002"),
+        vec![(LeaderRole::BacConvener, "p3".into())]
+    );
+    let before_leader_change = store.load_at(Some(day(2025, 2, 1))).await.expect("load_at");
+    assert_eq!(
+        leaders_of(&attributes_of(&before_leader_change.dataset), "G-002"),
+        vec![],
+        "G-002 had no leader before the change"
+    );
+    assert_eq!(inspect.audit("upsert_buildings").await.len(), 1);
+}
+
+/// The atlas at a moment before and after a publish, change points, grid history, used codes.
+async fn load_at_and_history_around_a_publish(store: Arc<dyn Store>, inspect: &Inspect) {
+    store.seed(&sample(), "tester").await.expect("seed");
+    let changes = sample_changes();
+    let plan = store
+        .create_plan(
+            "B-002 becomes B-003",
+            1,
+            r#"{"plan":"redraw"}"#,
+            "planner:bo",
+        )
+        .await
+        .expect("create_plan");
+    let version = store
+        .publish(plan.id, 1, &changes, "planner:bo", t_pub())
+        .await
+        .expect("publish");
+    assert_eq!(
+        version,
+        AtlasVersion {
+            version: 2,
+            at: t_pub(),
+            actor: "planner:bo".into(),
+            action: "publish".into(),
+            plan_id: Some(plan.id),
+        }
+    );
+    assert_eq!(
+        store.versions().await.expect("versions").last(),
+        Some(&version)
+    );
+
+    let published = store
+        .plan(plan.id)
+        .await
+        .expect("plan")
+        .expect("the plan exists");
+    assert_eq!(published.status, PlanStatus::Published);
+    assert_eq!(published.published_version, Some(2));
+    assert_eq!(published.changes, r#"{"plan":"redraw"}"#);
+
+    let day_before = t_pub() - chrono::Duration::days(1);
+    let before = store.load_at(Some(day_before)).await.expect("load_at");
+    assert_eq!(before.version, 2);
+    assert_eq!(before.dataset, sample_before_publish(), "the atlas before");
+    let after = sample_after_publish();
+    for moment in [
+        Some(t_pub()),
+        Some(t_pub() + chrono::Duration::days(30)),
+        None,
+    ] {
+        let loaded = store.load_at(moment).await.expect("load_at");
+        assert_eq!(loaded.version, 2);
+        assert_eq!(loaded.dataset, after, "the atlas at {moment:?}");
+    }
+    let just_before = store
+        .load_at(Some(t_pub() - chrono::Duration::milliseconds(1)))
+        .await
+        .expect("load_at");
+    assert_eq!(just_before.dataset, sample_before_publish());
+    let b001 = |ds: &Dataset| {
+        ds.grids
+            .iter()
+            .find(|g| g.code == "B-001")
+            .map(|g| g.geometry.clone())
+    };
+    assert_eq!(
+        b001(&before.dataset),
+        Some(sample().grids[0].geometry.clone())
+    );
+    assert_eq!(b001(&after), Some(b001_redrawn()));
+    let nothing_yet = store
+        .load_at(Some(t0() - chrono::Duration::days(1)))
+        .await
+        .expect("load_at");
+    assert_eq!(nothing_yet.dataset, sample_before_any_grid());
+
+    // Change points.
+    assert_eq!(
+        store
+            .change_point(t_pub() + chrono::Duration::days(10))
+            .await
+            .expect("change_point"),
+        Some(t_pub())
+    );
+    assert_eq!(
+        store.change_point(t_pub()).await.expect("change_point"),
+        Some(t_pub())
+    );
+    assert_eq!(
+        store.change_point(day_before).await.expect("change_point"),
+        Some(t0()),
+        "the seed's rows begin with their grids"
+    );
+    assert_eq!(
+        store
+            .change_point(t0() - chrono::Duration::seconds(1))
+            .await
+            .expect("change_point"),
+        None
+    );
+
+    // Grid history.
+    let history = store.grid_history("B-001").await.expect("grid_history");
+    let spans: Vec<_> = history
+        .versions
+        .iter()
+        .map(|g| (g.valid_from, g.valid_to, g.geometry.clone()))
+        .collect();
+    assert_eq!(
+        spans,
+        vec![
+            (t0(), Some(t_pub()), sample().grids[0].geometry.clone()),
+            (t_pub(), None, b001_redrawn()),
+        ]
+    );
+    assert_eq!(
+        history.leaders,
+        vec![
+            LeaderSpell {
+                role: LeaderRole::PartyWorker,
+                person_id: "p4".into(),
+                person_name: "刘洋".into(),
+                valid_from: t0(),
+                valid_to: Some(t_pub()),
+            },
+            LeaderSpell {
+                role: LeaderRole::PartyWorker,
+                person_id: "p1".into(),
+                person_name: "张伟".into(),
+                valid_from: t_pub(),
+                valid_to: None,
+            },
+        ]
+    );
+    let retired = store.grid_history("B-002").await.expect("grid_history");
+    assert_eq!(retired.versions.len(), 1);
+    assert_eq!(retired.versions[0].valid_to, Some(t_pub()));
+    let g001 = store.grid_history("G-001").await.expect("grid_history");
+    assert_eq!(
+        g001.teams,
+        vec![TeamSpell {
+            team_id: "t1".into(),
+            team_name: "南京西路首席服务团队".into(),
+            valid_from: t0(),
+            valid_to: Some(t_pub()),
+        }]
+    );
+    let never = store.grid_history("X-999").await.expect("grid_history");
+    assert!(never.versions.is_empty() && never.leaders.is_empty() && never.teams.is_empty());
+
+    assert_eq!(
+        store.used_codes().await.expect("used_codes"),
+        vec!["B-001", "B-002", "B-003", "G-001", "G-002", "N-001"],
+        "a retired code stays used"
+    );
+
+    let entries = inspect.audit("publish").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].actor, "planner:bo");
+    assert_eq!(entries[0].subject, format!("plan {}", plan.id));
+    let summary = entries[0].after.clone().expect("a publish summary");
+    assert_eq!(summary["grids"], json!(2));
+    assert_eq!(summary["retired"], json!(1));
+    assert_eq!(summary["leaders_begun"], json!(2));
+    assert_eq!(summary["version"], json!(2));
+}
+
+/// Plans are stored, listed newest first, updated while drafts, and kept across restarts.
+async fn plans_persist_and_only_drafts_change(store: Arc<dyn Store>, inspect: &Inspect) {
+    store.seed(&sample(), "tester").await.expect("seed");
+    let first = store
+        .create_plan("first", 1, r#"{"a":1}"#, "planner:bo")
+        .await
+        .expect("create_plan");
+    assert_eq!(first.name, "first");
+    assert_eq!(first.base_version, 1);
+    assert_eq!(first.status, PlanStatus::Draft);
+    assert_eq!(first.created_by, "planner:bo");
+    assert_eq!(first.created_at, first.updated_at);
+    assert_eq!(first.published_version, None);
+    assert_eq!(first.changes, r#"{"a":1}"#);
+    let second = store
+        .create_plan("second", 1, "{}", "planner:li")
+        .await
+        .expect("create_plan");
+    assert!(second.id > first.id);
+    assert_eq!(
+        store.plan(first.id).await.expect("plan"),
+        Some(first.clone())
+    );
+    assert_eq!(store.plan(second.id + 100).await.expect("plan"), None);
+
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let updated = store
+        .update_plan(first.id, r#"{"a":2}"#, "planner:li")
+        .await
+        .expect("update_plan")
+        .expect("the plan exists");
+    assert_eq!(updated.changes, r#"{"a":2}"#);
+    assert!(updated.updated_at > first.updated_at);
+    assert_eq!(updated.created_at, first.created_at);
+    assert_eq!(updated.created_by, "planner:bo");
+    assert_eq!(
+        store
+            .update_plan(second.id + 100, "{}", "planner:li")
+            .await
+            .expect("update of no plan"),
+        None
+    );
+    let listed = store.plans().await.expect("plans");
+    assert_eq!(
+        listed,
+        vec![second.clone(), updated.clone()],
+        "newest first"
+    );
+
+    let created = inspect.audit("create_plan").await;
+    assert_eq!(
+        created
+            .iter()
+            .map(|e| e.subject.as_str())
+            .collect::<Vec<_>>(),
+        vec![
+            format!("plan {}", first.id).as_str(),
+            format!("plan {}", second.id).as_str()
+        ]
+    );
+    let updates = inspect.audit("update_plan").await;
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].actor, "planner:li");
+
+    // A restart keeps them.
+    let reopened = inspect.reopen().await;
+    assert_eq!(reopened.plans().await.expect("plans"), listed);
+    assert_eq!(
+        reopened.plan(first.id).await.expect("plan"),
+        Some(updated.clone())
+    );
+
+    // Published: no more changes, no second publish.
+    let version = reopened
+        .publish(
+            first.id,
+            1,
+            &AtlasChanges::default(),
+            "planner:bo",
+            Utc::now(),
+        )
+        .await
+        .expect("publish an empty plan");
+    assert_eq!(version.version, 2);
+    let err = store
+        .update_plan(first.id, "{}", "planner:bo")
+        .await
+        .expect_err("a published plan cannot change");
+    assert_conflict(err, &format!("plan {}", first.id));
+    let unchanged = store
+        .plan(first.id)
+        .await
+        .expect("plan")
+        .expect("the plan exists");
+    assert_eq!(unchanged.changes, r#"{"a":2}"#);
+    assert_eq!(unchanged.status, PlanStatus::Published);
+    assert_eq!(unchanged.published_version, Some(2));
+
+    let state = everything(store.as_ref(), inspect).await;
+    let err = store
+        .publish(
+            first.id,
+            2,
+            &AtlasChanges::default(),
+            "planner:bo",
+            Utc::now(),
+        )
+        .await
+        .expect_err("a plan is published once");
+    assert_conflict(err, &format!("plan {}", first.id));
+    let unknown = second.id + 100;
+    let err = store
+        .publish(
+            unknown,
+            2,
+            &AtlasChanges::default(),
+            "planner:bo",
+            Utc::now(),
+        )
+        .await
+        .expect_err("no such plan");
+    assert_conflict(err, &format!("plan {unknown}"));
+    assert_eq!(
+        everything(store.as_ref(), inspect).await,
+        state,
+        "refused publishes write nothing"
+    );
+}
+
+/// A publish that is refused (stale base, retired code reused, retiring what is not current, a
+/// failure halfway) writes nothing at all.
+async fn refused_publishes_write_nothing(store: Arc<dyn Store>, inspect: &Inspect) {
+    store.seed(&sample(), "tester").await.expect("seed");
+    let plan = store
+        .create_plan("redraw", 1, "{}", "planner:bo")
+        .await
+        .expect("create_plan");
+    let change = LeaderChange {
+        bac_convener: Some(PersonRef::Existing("p3".into())),
+        party_worker: None,
+    };
+    store
+        .replace_leaders("G-002", &change, "admin:alice", day(2025, 1, 1))
+        .await
+        .expect("replace_leaders");
+
+    let state = everything(store.as_ref(), inspect).await;
+    let err = store
+        .publish(plan.id, 1, &sample_changes(), "planner:bo", t_pub())
+        .await
+        .expect_err("the atlas moved on since the plan was made");
+    assert!(
+        matches!(
+            err,
+            StoreError::VersionMismatch {
+                base: 1,
+                current: 2
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(everything(store.as_ref(), inspect).await, state);
+
+    // Fails late (an unknown person, after grids were written): all of it is undone.
+    let mut broken = sample_changes();
+    broken.leaders_begun[1].person_id = "nobody".into();
+    let err = store
+        .publish(plan.id, 2, &broken, "planner:bo", t_pub())
+        .await
+        .expect_err("an unknown person fails the publish");
+    assert!(!err.is_unavailable(), "{err}");
+    assert_eq!(everything(store.as_ref(), inspect).await, state);
+
+    // Retiring a grid that is not current.
+    let mut bad_retire = sample_changes();
+    bad_retire.retired.push("X-404".into());
+    let err = store
+        .publish(plan.id, 2, &bad_retire, "planner:bo", t_pub())
+        .await
+        .expect_err("X-404 is not current");
+    assert_conflict(err, "X-404");
+    assert_eq!(everything(store.as_ref(), inspect).await, state);
+
+    // The real publish: retires B-002, adds B-003.
+    store
+        .publish(plan.id, 2, &sample_changes(), "planner:bo", t_pub())
+        .await
+        .expect("publish");
+    let now = store.load_at(None).await.expect("load_at");
+    assert_eq!(now.version, 3);
+    let codes: Vec<&str> = now.dataset.grids.iter().map(|g| g.code.as_str()).collect();
+    assert_eq!(codes, vec!["B-001", "B-003", "G-001", "G-002", "N-001"]);
+
+    // A new grid on the retired code B-002.
+    let reuse = store
+        .create_plan("reuse", 3, "{}", "planner:bo")
+        .await
+        .expect("create_plan");
+    let state = everything(store.as_ref(), inspect).await;
+    let mut again = sample().grids[1].clone();
+    again.name = "又一个恒隆".into();
+    let changes = AtlasChanges {
+        grids: vec![again],
+        ..AtlasChanges::default()
+    };
+    let err = store
+        .publish(reuse.id, 3, &changes, "planner:bo", day(2025, 9, 1))
+        .await
+        .expect_err("a retired code is never reused");
+    assert_conflict(err, "B-002");
+    assert_eq!(everything(store.as_ref(), inspect).await, state);
+    assert_eq!(
+        store.plan(reuse.id).await.expect("plan").map(|p| p.status),
+        Some(PlanStatus::Draft),
+        "a refused publish leaves the plan a draft"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A database made before versions existed (migration 0001 only), then migrated.
+
+/// Rows written as the store wrote them before migration 0002: two versions of B-001 (the
+/// current one from 2024-03-01), buildings b1 in B-001 and b3 in none, a leader, the seed's
+/// audit entry.
+const BEFORE_VERSIONS_SEED_AT: &str = "2024-02-15T08:30:00.000Z";
+
+fn seed_before_versions_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 2, 15, 8, 30, 0)
+        .single()
+        .expect("valid date")
+}
+
+async fn check_backfill(store: Arc<dyn Store>) {
+    assert_eq!(
+        store.versions().await.expect("versions"),
+        vec![AtlasVersion {
+            version: 1,
+            at: seed_before_versions_at(),
+            actor: "importer".into(),
+            action: "seed".into(),
+            plan_id: None,
+        }],
+        "the existing atlas is version 1, at its seed"
+    );
+    let now = store.load_at(None).await.expect("load_at");
+    assert_eq!(now.version, 1);
+    let grids_of = |ds: &Dataset| -> Vec<(String, Option<String>)> {
+        ds.buildings
+            .iter()
+            .map(|b| (b.id.clone(), b.grid_code.clone()))
+            .collect()
+    };
+    assert_eq!(
+        grids_of(&now.dataset),
+        vec![("b1".into(), Some("B-001".into())), ("b3".into(), None)]
+    );
+    // b1 is in B-001 since B-001's current version began (2024-03-01), not before.
+    let then = store.load_at(Some(day(2024, 3, 2))).await.expect("load_at");
+    assert_eq!(grids_of(&then.dataset), grids_of(&now.dataset));
+    let earlier = store.load_at(Some(day(2024, 2, 1))).await.expect("load_at");
+    assert_eq!(
+        grids_of(&earlier.dataset),
+        vec![("b1".into(), None), ("b3".into(), None)]
+    );
+    assert_eq!(earlier.dataset.grids.len(), 1, "B-001's first version");
+    assert_eq!(
+        store
+            .change_point(day(2024, 6, 1))
+            .await
+            .expect("change_point"),
+        Some(day(2024, 3, 1))
+    );
+    // And it goes on from there.
+    let moved = Building {
+        grid_code: None,
+        ..store.load().await.expect("load").buildings[0].clone()
+    };
+    store
+        .upsert_buildings(&[moved], "importer")
+        .await
+        .expect("upsert");
+    assert_eq!(store.current_version().await.expect("current_version"), 2);
+}
+
+#[tokio::test]
+async fn sqlite_migration_backfills_a_seeded_database() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    let pool = SqlitePool::connect(&url).await.expect("create the file");
+    let mut first_only = sqlx::migrate!("migrations/sqlite");
+    first_only.migrations = std::borrow::Cow::Owned(first_only.migrations[..1].to_vec());
+    first_only.run(&pool).await.expect("migration 0001");
+    let shape = gridatlas::store::encode_multipolygon(&mp(rect(121.44, 31.22, 121.445, 31.225)));
+    for (code, from, to) in [
+        (
+            "B-001",
+            "2024-01-01T00:00:00.000Z",
+            Some("2024-03-01T00:00:00.000Z"),
+        ),
+        ("B-001", "2024-03-01T00:00:00.000Z", None),
+    ] {
+        sqlx::query(
+            "INSERT INTO grids (code, name, level, geometry, valid_from, valid_to) \
+             VALUES (?, 'b', 'building', ?, ?, ?)",
+        )
+        .bind(code)
+        .bind(&shape)
+        .bind(from)
+        .bind(to)
+        .execute(&pool)
+        .await
+        .expect("insert a grid");
+    }
+    for (id, code) in [("b1", Some("B-001")), ("b3", None)] {
+        sqlx::query("INSERT INTO buildings (id, name, grid_code, footprint) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(id)
+            .bind(code)
+            .bind(&shape)
+            .execute(&pool)
+            .await
+            .expect("insert a building");
+    }
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, subject) VALUES (?, 'importer', 'seed', 'atlas')",
+    )
+    .bind(BEFORE_VERSIONS_SEED_AT)
+    .execute(&pool)
+    .await
+    .expect("insert the seed's audit entry");
+    pool.close().await;
+
+    let store =
+        gridatlas::store::open(&format!("sqlite://{}", dir.path().join("old.db").display()))
+            .await
+            .expect("open and migrate");
+    check_backfill(store).await;
+}
+
+#[tokio::test]
+async fn postgres_migration_backfills_a_seeded_database() {
+    let Some(url) = postgres_url() else { return };
+    let db = TestDb::create(&url).await;
+    let pool = PgPool::connect_with(db.options.clone())
+        .await
+        .expect("connect to the test database");
+    let mut first_only = sqlx::migrate!("migrations/postgres");
+    first_only.migrations = std::borrow::Cow::Owned(first_only.migrations[..1].to_vec());
+    first_only.run(&pool).await.expect("migration 0001");
+    let shape = gridatlas::store::encode_multipolygon(&mp(rect(121.44, 31.22, 121.445, 31.225)));
+    let mut tx = pool.begin().await.expect("begin");
+    // As gridatlas wrote them: marked, so that the SQL audit triggers skip them.
+    sqlx::query("SELECT set_config('gridatlas.actor', 'importer', true)")
+        .execute(&mut *tx)
+        .await
+        .expect("set the actor");
+    for (from, to) in [
+        (day(2024, 1, 1), Some(day(2024, 3, 1))),
+        (day(2024, 3, 1), None),
+    ] {
+        sqlx::query(
+            "INSERT INTO grids (code, name, level, geom, valid_from, valid_to) \
+             VALUES ('B-001', 'b', 'building', ST_Multi(ST_GeomFromWKB($1, 4326)), $2, $3)",
+        )
+        .bind(&shape)
+        .bind(from)
+        .bind(to)
+        .execute(&mut *tx)
+        .await
+        .expect("insert a grid");
+    }
+    for (id, code) in [("b1", Some("B-001")), ("b3", None)] {
+        sqlx::query(
+            "INSERT INTO buildings (id, name, grid_code, footprint) \
+             VALUES ($1, $1, $2, ST_Multi(ST_GeomFromWKB($3, 4326)))",
+        )
+        .bind(id)
+        .bind(code)
+        .bind(&shape)
+        .execute(&mut *tx)
+        .await
+        .expect("insert a building");
+    }
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, subject) VALUES ($1, 'importer', 'seed', 'atlas')",
+    )
+    .bind(seed_before_versions_at())
+    .execute(&mut *tx)
+    .await
+    .expect("insert the seed's audit entry");
+    tx.commit().await.expect("commit");
+    pool.close().await;
+
+    let store = PostgresStore::open_with(db.options.clone())
+        .await
+        .expect("open and migrate");
+    check_backfill(Arc::new(store)).await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Backends.
 
 struct Backend {
@@ -769,6 +1595,10 @@ conformance!(
     replace_leaders_failures_change_nothing,
     upsert_buildings_counts,
     failed_seed_leaves_store_empty,
+    versions_count_atlas_writes,
+    load_at_and_history_around_a_publish,
+    plans_persist_and_only_drafts_change,
+    refused_publishes_write_nothing,
 );
 
 #[tokio::test]

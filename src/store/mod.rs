@@ -157,6 +157,19 @@ impl PlanStatus {
     }
 }
 
+impl std::str::FromStr for PlanStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "draft" => Ok(PlanStatus::Draft),
+            "published" => Ok(PlanStatus::Published),
+            other => Err(format!(
+                "unknown plan status '{other}' (expected draft or published)"
+            )),
+        }
+    }
+}
+
 /// A planner's draft as stored. `changes` is the plan's content as JSON (what
 /// [`crate::planner`] serialises); the store keeps it as opaque text.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,8 +197,11 @@ pub trait Store: Send + Sync + 'static {
     /// True when the store holds no grid at all (a fresh database to seed).
     async fn is_empty(&self) -> Result<bool, StoreError>;
 
-    /// The current atlas: current grid versions, all buildings, people, current assignments.
-    async fn load(&self) -> Result<Dataset, StoreError>;
+    /// The current atlas: current grid versions, all buildings, people, current assignments
+    /// ([`Store::load_at`] now, without the version).
+    async fn load(&self) -> Result<Dataset, StoreError> {
+        self.load_at(None).await.map(|v| v.dataset)
+    }
 
     /// Only people, current leader assignments and teams (cheap: no geometry).
     async fn load_attributes(&self) -> Result<Attributes, StoreError>;
@@ -228,50 +244,25 @@ pub trait Store: Send + Sync + 'static {
     /// grid versions, leader, team and building-grid assignments valid then (valid_from <= at <
     /// valid_to). Buildings' footprints, names and addresses, people and teams themselves are
     /// not versioned and are read as they are now. One read transaction.
-    async fn load_at(&self, at: Option<DateTime<Utc>>) -> Result<Versioned, StoreError> {
-        let _ = at;
-        Err(StoreError::Unavailable("load_at is not implemented".into()))
-    }
+    async fn load_at(&self, at: Option<DateTime<Utc>>) -> Result<Versioned, StoreError>;
 
     /// The latest moment at or before `at` when any versioned row began or ended (`None` when
     /// nothing had begun yet). The atlas at `at` equals the atlas at this moment, so it keys a
     /// cache of historical snapshots.
-    async fn change_point(&self, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let _ = at;
-        Err(StoreError::Unavailable(
-            "change_point is not implemented".into(),
-        ))
-    }
+    async fn change_point(&self, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// The current atlas version (0 for an empty log).
-    async fn current_version(&self) -> Result<u64, StoreError> {
-        Err(StoreError::Unavailable(
-            "current_version is not implemented".into(),
-        ))
-    }
+    async fn current_version(&self) -> Result<u64, StoreError>;
 
     /// The whole version log, oldest first.
-    async fn versions(&self) -> Result<Vec<AtlasVersion>, StoreError> {
-        Err(StoreError::Unavailable(
-            "versions is not implemented".into(),
-        ))
-    }
+    async fn versions(&self) -> Result<Vec<AtlasVersion>, StoreError>;
 
     /// Every version of one grid code with its leader and team spells, oldest first; empty
     /// when the code was never used.
-    async fn grid_history(&self, code: &str) -> Result<GridHistory, StoreError> {
-        let _ = code;
-        Err(StoreError::Unavailable(
-            "grid_history is not implemented".into(),
-        ))
-    }
+    async fn grid_history(&self, code: &str) -> Result<GridHistory, StoreError>;
 
     /// Every grid code ever used, current or retired (a retired code is never reused).
-    async fn used_codes(&self) -> Result<Vec<String>, StoreError> {
-        Err(StoreError::Unavailable(
-            "used_codes is not implemented".into(),
-        ))
-    }
+    async fn used_codes(&self) -> Result<Vec<String>, StoreError>;
 
     /// Stores a new draft plan made from `base_version`; returns it with its id.
     async fn create_plan(
@@ -280,22 +271,12 @@ pub trait Store: Send + Sync + 'static {
         base_version: u64,
         changes: &str,
         actor: &str,
-    ) -> Result<PlanRecord, StoreError> {
-        let _ = (name, base_version, changes, actor);
-        Err(StoreError::Unavailable(
-            "create_plan is not implemented".into(),
-        ))
-    }
+    ) -> Result<PlanRecord, StoreError>;
 
-    async fn plan(&self, id: i64) -> Result<Option<PlanRecord>, StoreError> {
-        let _ = id;
-        Err(StoreError::Unavailable("plan is not implemented".into()))
-    }
+    async fn plan(&self, id: i64) -> Result<Option<PlanRecord>, StoreError>;
 
     /// All plans, newest first.
-    async fn plans(&self) -> Result<Vec<PlanRecord>, StoreError> {
-        Err(StoreError::Unavailable("plans is not implemented".into()))
-    }
+    async fn plans(&self) -> Result<Vec<PlanRecord>, StoreError>;
 
     /// Replaces a draft's content. `Conflict` when the plan is not a draft; `Ok(None)` when
     /// there is no such plan.
@@ -304,12 +285,7 @@ pub trait Store: Send + Sync + 'static {
         id: i64,
         changes: &str,
         actor: &str,
-    ) -> Result<Option<PlanRecord>, StoreError> {
-        let _ = (id, changes, actor);
-        Err(StoreError::Unavailable(
-            "update_plan is not implemented".into(),
-        ))
-    }
+    ) -> Result<Option<PlanRecord>, StoreError>;
 
     /// Publishes a draft in one transaction: checks that the atlas is still at `base_version`
     /// (else `VersionMismatch`), that the plan is a draft (else `Conflict`) and that no new grid
@@ -323,10 +299,7 @@ pub trait Store: Send + Sync + 'static {
         changes: &AtlasChanges,
         actor: &str,
         at: DateTime<Utc>,
-    ) -> Result<AtlasVersion, StoreError> {
-        let _ = (plan_id, base_version, changes, actor, at);
-        Err(StoreError::Unavailable("publish is not implemented".into()))
-    }
+    ) -> Result<AtlasVersion, StoreError>;
 
     /// Notifications of changes committed by anyone (another instance, SQL typed into the
     /// database), for [`crate::sync::spawn_change_listener`]. `None` when the backend has no
@@ -337,15 +310,77 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// The rows a seed of `ds` writes (grids, buildings, people, leaders, teams, team members and
-/// team assignments): the total of [`Store::seed_with_progress`].
+/// The rows a seed of `ds` writes (grids, buildings and their building-grid assignments,
+/// people, leaders, teams, team members and team assignments): the total of
+/// [`Store::seed_with_progress`].
 pub fn seed_rows(ds: &Dataset) -> u64 {
     let team_rows: usize = ds
         .teams
         .iter()
         .map(|t| 1 + t.members.len() + t.grid_codes.len())
         .sum();
-    (ds.grids.len() + ds.buildings.len() + ds.people.len() + ds.leaders.len() + team_rows) as u64
+    (ds.grids.len() + 2 * ds.buildings.len() + ds.people.len() + ds.leaders.len() + team_rows)
+        as u64
+}
+
+/// When a seed's assignments to each grid begin: the start of the grid they name (of its current
+/// version, when the dataset holds several), so that the atlas at any moment between a grid's
+/// start and the seed is whole. Assignments to a code the dataset lacks begin at the seed.
+fn seed_starts(ds: &Dataset) -> std::collections::HashMap<&str, DateTime<Utc>> {
+    let mut starts = std::collections::HashMap::new();
+    for g in ds.grids.iter().filter(|g| g.valid_to.is_some()) {
+        starts.insert(g.code.as_str(), g.valid_from);
+    }
+    for g in ds.grids.iter().filter(|g| g.valid_to.is_none()) {
+        starts.insert(g.code.as_str(), g.valid_from);
+    }
+    starts
+}
+
+/// An atlas version or a plan's base version read from a signed integer column.
+fn version_from_db(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative atlas version {n}")))
+}
+
+/// An atlas version to store in a signed integer column.
+fn version_to_db(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Conflict(format!("atlas version {v} is out of range")))
+}
+
+/// The audit subject of a plan.
+fn plan_subject(id: i64) -> String {
+    format!("plan {id}")
+}
+
+/// Why a plan cannot be published or changed: it does not exist or is published already.
+fn plan_not_draft(id: i64, published_version: Option<u64>) -> StoreError {
+    match published_version {
+        Some(v) => StoreError::Conflict(format!(
+            "plan {id} is already published (atlas version {v})"
+        )),
+        None => StoreError::Conflict(format!("there is no plan {id}")),
+    }
+}
+
+/// A new grid that takes a code used before.
+fn retired_code_reused(code: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "grid code {code} was used before and is retired; a retired code is never reused"
+    ))
+}
+
+/// The audit entry of a publish: how many rows of each kind it closed and opened.
+fn publish_summary(changes: &AtlasChanges, version: u64) -> serde_json::Value {
+    serde_json::json!({
+        "version": version,
+        "grids": changes.grids.len(),
+        "retired": changes.retired.len(),
+        "building_grids": changes.building_grids.len(),
+        "leaders_ended": changes.leaders_ended.len(),
+        "leaders_begun": changes.leaders_begun.len(),
+        "teams_ended": changes.teams_ended.len(),
+        "teams_begun": changes.teams_begun.len(),
+    })
 }
 
 /// Opens the store a database URL names: `sqlite://PATH` (the embedded default) or

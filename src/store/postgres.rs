@@ -8,6 +8,9 @@
 //! `COPY`, for seeding big data). Triggers of migrations/postgres notify
 //! [`crate::sync::CHANGES_CHANNEL`] on every write; [`Store::subscribe_changes`] listens.
 
+mod history;
+mod plans;
+
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,18 +19,22 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::TryStreamExt;
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions, PgRow};
+use sqlx::postgres::{
+    PgArguments, PgConnectOptions, PgConnection, PgListener, PgPoolOptions, PgRow,
+};
+use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use tokio::sync::mpsc;
 
 use super::{
-    Attributes, LeaderChange, PersonRef, Store, StoreError, UpsertReport, decode_multipolygon,
-    encode_multipolygon, seed_rows,
+    AtlasVersion, Attributes, GridHistory, LeaderChange, PersonRef, PlanRecord, Store, StoreError,
+    UpsertReport, Versioned, decode_multipolygon, encode_multipolygon, seed_rows, seed_starts,
+    version_from_db,
 };
 use crate::model::{
-    Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole, Person, ServiceTeam,
-    TeamMember, Workload,
+    AtlasChanges, Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole,
+    Person, ServiceTeam, TeamMember, Workload,
 };
 use crate::sync::{CHANGES_CHANNEL, ChangeEvent, ChangeFeed, parse_payload};
 
@@ -141,6 +148,21 @@ impl PostgresStore {
         };
         sqlx::query("SELECT set_config('gridatlas.actor', $1, true)")
             .bind(actor)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// A write transaction of the atlas: [`PostgresStore::begin_write`], then the version log
+    /// locked until commit, so that atlas writers of every instance take their turns and each
+    /// appends the next version. Taken first, before any row lock, by every atlas write: one
+    /// lock order, no deadlock. Readers are not blocked.
+    async fn begin_atlas_write(
+        &self,
+        actor: &str,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.begin_write(actor).await?;
+        sqlx::query("LOCK TABLE atlas_versions IN EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await?;
         Ok(tx)
@@ -489,40 +511,83 @@ async fn current_leaders(
     Ok(serde_json::Value::Object(out))
 }
 
-/// The current version of every grid, in no particular order.
-async fn load_grids(conn: &mut PgConnection) -> Result<Vec<Grid>, StoreError> {
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM grids WHERE valid_to IS NULL")
+/// The rows of a versioned table valid now (`at` `None`) or at `at` (bound as $1 by
+/// [`valid_at`]), as a condition on its own columns, `prefix` naming the table.
+fn valid_rows(at: Option<DateTime<Utc>>, prefix: &str) -> String {
+    match at {
+        None => format!("{prefix}valid_to IS NULL"),
+        Some(_) => format!(
+            "{prefix}valid_from <= $1 AND ({prefix}valid_to IS NULL OR {prefix}valid_to > $1)"
+        ),
+    }
+}
+
+/// A query built with [`valid_rows`], with `at` bound as $1 when there is one.
+fn valid_at(sql: String, at: Option<DateTime<Utc>>) -> Query<'static, Postgres, PgArguments> {
+    let query = sqlx::query(AssertSqlSafe(sql));
+    match at {
+        Some(t) => query.bind(t),
+        None => query,
+    }
+}
+
+/// The version of every grid valid now (`at` `None`) or at `at`, in no particular order.
+async fn load_grids(
+    conn: &mut PgConnection,
+    at: Option<DateTime<Utc>>,
+) -> Result<Vec<Grid>, StoreError> {
+    let filter = valid_rows(at, "");
+    let count: i64 = valid_at(format!("SELECT count(*) FROM grids WHERE {filter}"), at)
         .fetch_one(&mut *conn)
-        .await?;
+        .await?
+        .try_get(0)?;
     let mut grids = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-    let mut rows = sqlx::query(
+    let sql = format!(
         "SELECT code, name, name_en, level, parent_code, ST_AsBinary(geom) AS geom, \
                 valid_from, valid_to \
-         FROM grids WHERE valid_to IS NULL",
-    )
-    .fetch(&mut *conn);
+         FROM grids WHERE {filter}"
+    );
+    let mut rows = valid_at(sql, at).fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
         grids.push(grid_from_row(&row)?);
     }
     Ok(grids)
 }
 
-/// Every building, in no particular order.
-async fn load_buildings(conn: &mut PgConnection) -> Result<Vec<Building>, StoreError> {
+/// Every building, in no particular order, with its building grid now (`at` `None`) or at `at`
+/// (none before its first building-grid assignment began).
+async fn load_buildings(
+    conn: &mut PgConnection,
+    at: Option<DateTime<Utc>>,
+) -> Result<Vec<Building>, StoreError> {
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM buildings")
         .fetch_one(&mut *conn)
         .await?;
     let mut buildings = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-    let sql = format!("SELECT {BUILDING_COLUMNS} FROM buildings");
-    let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut *conn);
+    let sql = match at {
+        None => format!("SELECT {BUILDING_COLUMNS} FROM buildings"),
+        Some(_) => format!(
+            "SELECT b.id, b.name, b.name_en, b.aliases, b.addresses, bg.grid_code, \
+                    ST_AsBinary(b.footprint) AS footprint, b.enterprises, b.employees, \
+                    b.party_members, b.floor_area_m2 \
+             FROM buildings b LEFT JOIN building_grids bg \
+                  ON bg.building_id = b.id AND {}",
+            valid_rows(at, "bg.")
+        ),
+    };
+    let mut rows = valid_at(sql, at).fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
         buildings.push(building_from_row(&row)?);
     }
     Ok(buildings)
 }
 
-/// People, current leaders and teams, read on `conn` (inside the caller's read transaction).
-async fn load_attributes_on(conn: &mut PgConnection) -> Result<Attributes, StoreError> {
+/// People, leaders and teams (with their grids) now (`at` `None`) or at `at`, read on `conn`
+/// (inside the caller's read transaction).
+async fn load_attributes_on(
+    conn: &mut PgConnection,
+    at: Option<DateTime<Utc>>,
+) -> Result<Attributes, StoreError> {
     let people =
         sqlx::query(r#"SELECT id, name, phone, email FROM people ORDER BY id COLLATE "C""#)
             .fetch_all(&mut *conn)
@@ -539,9 +604,13 @@ async fn load_attributes_on(conn: &mut PgConnection) -> Result<Attributes, Store
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-    let leaders = sqlx::query(
-        r#"SELECT grid_code, role, person_id FROM leader_assignments WHERE valid_to IS NULL
-           ORDER BY grid_code COLLATE "C", role COLLATE "C""#,
+    let leaders = valid_at(
+        format!(
+            r#"SELECT grid_code, role, person_id FROM leader_assignments WHERE {}
+               ORDER BY grid_code COLLATE "C", role COLLATE "C""#,
+            valid_rows(at, "")
+        ),
+        at,
     )
     .fetch_all(&mut *conn)
     .await?
@@ -593,9 +662,13 @@ async fn load_attributes_on(conn: &mut PgConnection) -> Result<Attributes, Store
             },
         });
     }
-    for a in sqlx::query(
-        r#"SELECT team_id, grid_code FROM team_assignments WHERE valid_to IS NULL
-           ORDER BY team_id, grid_code COLLATE "C""#,
+    for a in valid_at(
+        format!(
+            r#"SELECT team_id, grid_code FROM team_assignments WHERE {}
+               ORDER BY team_id, grid_code COLLATE "C""#,
+            valid_rows(at, "")
+        ),
+        at,
     )
     .fetch_all(&mut *conn)
     .await?
@@ -613,6 +686,71 @@ async fn load_attributes_on(conn: &mut PgConnection) -> Result<Attributes, Store
         leaders,
         teams,
     })
+}
+
+/// Appends the next version to the log. The caller holds the log's lock
+/// ([`PostgresStore::begin_atlas_write`]), so no other writer can take the same number.
+async fn append_version(
+    tx: &mut Transaction<'_, Postgres>,
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    plan_id: Option<i64>,
+) -> Result<AtlasVersion, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO atlas_versions (version, at, actor, action, plan_id) \
+         SELECT COALESCE(max(version), 0) + 1, $1, $2, $3, $4 FROM atlas_versions \
+         RETURNING version, at, actor, action, plan_id",
+    )
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(plan_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    version_from_row(&row)
+}
+
+fn version_from_row(row: &PgRow) -> Result<AtlasVersion, StoreError> {
+    Ok(AtlasVersion {
+        version: version_from_db(row.try_get("version")?)?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        plan_id: row.try_get("plan_id")?,
+    })
+}
+
+/// Ends the current building-grid assignment of each building listed (when it has one) at
+/// `at`, and begins its new one (none: the building belongs to no building grid from then
+/// on). A building listed twice is an error (two current assignments).
+async fn move_buildings(
+    tx: &mut Transaction<'_, Postgres>,
+    moves: &[(&str, Option<&str>)],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in moves.chunks(UPSERT_CHUNK) {
+        let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
+        let codes: Vec<Option<&str>> = chunk.iter().map(|(_, code)| *code).collect();
+        sqlx::query(
+            "UPDATE building_grids SET valid_to = $1 \
+             WHERE building_id = ANY($2) AND valid_to IS NULL",
+        )
+        .bind(at)
+        .bind(&ids)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO building_grids (building_id, grid_code, valid_from) \
+             SELECT u.id, u.code, $3 FROM UNNEST($1::text[], $2::text[]) AS u(id, code)",
+        )
+        .bind(&ids)
+        .bind(&codes)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Writes buildings (insert or update by id) with one `UNNEST` statement per chunk.
@@ -749,7 +887,7 @@ impl Store for PostgresStore {
         bounded(self.operation_timeout, "is_empty", work).await
     }
 
-    async fn load(&self) -> Result<Dataset, StoreError> {
+    async fn load_at(&self, at: Option<DateTime<Utc>>) -> Result<Versioned, StoreError> {
         // Grids and buildings are read (and decoded) in parallel, on two connections that
         // share one snapshot of the database: the exporting transaction hands its snapshot to
         // the second, so both see exactly the same committed state.
@@ -770,15 +908,16 @@ impl Store for PostgresStore {
         .await?;
 
         let buildings = tokio::spawn(async move {
-            let result = load_buildings(&mut buildings_tx).await;
+            let result = load_buildings(&mut buildings_tx, at).await;
             (buildings_tx, result)
         });
-        let mut grids = load_grids(&mut grids_tx).await?;
+        let mut grids = load_grids(&mut grids_tx, at).await?;
         let Attributes {
             people,
             leaders,
             teams,
-        } = load_attributes_on(&mut grids_tx).await?;
+        } = load_attributes_on(&mut grids_tx, at).await?;
+        let version = history::current_version_on(&mut grids_tx).await?;
         let (buildings_tx, buildings) = buildings
             .await
             .map_err(|e| StoreError::Corrupt(format!("reading buildings failed: {e}")))?;
@@ -790,19 +929,22 @@ impl Store for PostgresStore {
         // bytes, as COLLATE "C" and the SQLite store do.
         grids.sort_unstable_by(|a, b| a.code.cmp(&b.code));
         buildings.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        Ok(Dataset {
-            grids,
-            buildings,
-            people,
-            leaders,
-            teams,
+        Ok(Versioned {
+            version,
+            dataset: Dataset {
+                grids,
+                buildings,
+                people,
+                leaders,
+                teams,
+            },
         })
     }
 
     async fn load_attributes(&self) -> Result<Attributes, StoreError> {
         let work = async {
             let mut tx = self.begin_read().await?;
-            let attributes = load_attributes_on(&mut tx).await?;
+            let attributes = load_attributes_on(&mut tx, None).await?;
             tx.commit().await?;
             Ok(attributes)
         };
@@ -819,7 +961,7 @@ impl Store for PostgresStore {
         actor: &str,
         progress: &(dyn Fn(u64, u64) + Send + Sync),
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write(actor).await?;
+        let mut tx = self.begin_atlas_write(actor).await?;
         // One seed at a time; other instances keep reading.
         sqlx::query("LOCK TABLE grids IN EXCLUSIVE MODE")
             .execute(&mut *tx)
@@ -833,6 +975,9 @@ impl Store for PostgresStore {
             ));
         }
         let now = Utc::now();
+        let starts = seed_starts(ds);
+        let start_of =
+            |code: Option<&str>| code.and_then(|c| starts.get(c)).copied().unwrap_or(now);
         let members: Vec<(&str, i32, &TeamMember)> = ds
             .teams
             .iter()
@@ -925,7 +1070,7 @@ impl Store for PostgresStore {
                 w.text(&l.grid_code);
                 w.text(l.role.as_str());
                 w.text(&l.person_id);
-                w.timestamp(Some(now));
+                w.timestamp(Some(start_of(Some(&l.grid_code))));
             },
         )
         .await?;
@@ -967,7 +1112,20 @@ impl Store for PostgresStore {
             |w, (team, code)| {
                 w.text(team);
                 w.text(code);
-                w.timestamp(Some(now));
+                w.timestamp(Some(start_of(Some(code))));
+            },
+        )
+        .await?;
+        copy_rows(
+            conn,
+            "building_grids",
+            "COPY building_grids (building_id, grid_code, valid_from) FROM STDIN",
+            &ds.buildings,
+            &mut step,
+            |w, b| {
+                w.text(&b.id);
+                w.opt_text(b.grid_code.as_deref());
+                w.timestamp(Some(start_of(b.grid_code.as_deref())));
             },
         )
         .await?;
@@ -976,6 +1134,7 @@ impl Store for PostgresStore {
             "leaders": ds.leaders.len(), "teams": ds.teams.len(),
         });
         audit(&mut tx, actor, "seed", "atlas", None, Some(summary)).await?;
+        append_version(&mut tx, now, actor, "seed", None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -988,9 +1147,9 @@ impl Store for PostgresStore {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let work = async {
-            let mut tx = self.begin_write(actor).await?;
-            // Locking the grid's current version serialises concurrent edits of its leaders (from
-            // this or another instance): the second waits, then sees the first's assignments.
+            // The version log's lock serialises concurrent edits of the atlas (from this or
+            // another instance): the second waits, then sees the first's assignments.
+            let mut tx = self.begin_atlas_write(actor).await?;
             let exists: Option<i64> = sqlx::query_scalar(
                 "SELECT version_id FROM grids WHERE code = $1 AND valid_to IS NULL FOR UPDATE",
             )
@@ -1041,6 +1200,7 @@ impl Store for PostgresStore {
                 Some(after),
             )
             .await?;
+            append_version(&mut tx, at, actor, "replace_leaders", None).await?;
             tx.commit().await?;
             Ok(())
         };
@@ -1053,7 +1213,8 @@ impl Store for PostgresStore {
         actor: &str,
     ) -> Result<UpsertReport, StoreError> {
         let work = async {
-            let mut tx = self.begin_write(actor).await?;
+            let mut tx = self.begin_atlas_write(actor).await?;
+            let now = Utc::now();
             // The stored versions of the buildings named, locked until commit.
             let mut current: HashMap<String, Building> = HashMap::new();
             let ids: Vec<&str> = buildings.iter().map(|b| b.id.as_str()).collect();
@@ -1069,6 +1230,12 @@ impl Store for PostgresStore {
                     current.insert(b.id.clone(), b);
                 }
             }
+            // Building grids as stored: a building whose final grid differs (or that is new)
+            // moves.
+            let stored_grids: HashMap<String, Option<String>> = current
+                .iter()
+                .map(|(id, b)| (id.clone(), b.grid_code.clone()))
+                .collect();
             // In order, as the SQLite store does: a building named twice counts twice.
             let mut report = UpsertReport::default();
             let mut changed: Vec<&str> = Vec::new();
@@ -1087,6 +1254,15 @@ impl Store for PostgresStore {
             changed.dedup();
             let finals: Vec<&Building> = changed.iter().filter_map(|id| current.get(*id)).collect();
             write_buildings(&mut tx, &finals).await?;
+            let moved: Vec<(&str, Option<&str>)> = finals
+                .iter()
+                .filter(|b| {
+                    stored_grids.get(b.id.as_str()).map(Option::as_deref)
+                        != Some(b.grid_code.as_deref())
+                })
+                .map(|b| (b.id.as_str(), b.grid_code.as_deref()))
+                .collect();
+            move_buildings(&mut tx, &moved, now).await?;
             if report.inserted + report.updated > 0 {
                 let mut after = json!({"inserted": report.inserted, "updated": report.updated});
                 if changed.len() <= 1000 {
@@ -1101,6 +1277,7 @@ impl Store for PostgresStore {
                     Some(after),
                 )
                 .await?;
+                append_version(&mut tx, now, actor, "upsert_buildings", None).await?;
             }
             tx.commit().await?;
             Ok(report)
@@ -1108,6 +1285,123 @@ impl Store for PostgresStore {
         bounded(
             self.operation_timeout + Duration::from_millis(10) * buildings.len() as u32,
             "upsert_buildings",
+            work,
+        )
+        .await
+    }
+
+    async fn change_point(&self, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let work = history::change_point(&self.pool, at);
+        bounded(self.operation_timeout, "change_point", work).await
+    }
+
+    async fn current_version(&self) -> Result<u64, StoreError> {
+        let work = async {
+            let mut conn = self.pool.acquire().await?;
+            history::current_version_on(&mut conn).await
+        };
+        bounded(self.operation_timeout, "current_version", work).await
+    }
+
+    async fn versions(&self) -> Result<Vec<AtlasVersion>, StoreError> {
+        bounded(
+            self.operation_timeout,
+            "versions",
+            history::versions(&self.pool),
+        )
+        .await
+    }
+
+    async fn grid_history(&self, code: &str) -> Result<GridHistory, StoreError> {
+        let work = async {
+            let mut tx = self.begin_read().await?;
+            let found = history::grid_history(&mut tx, code).await?;
+            tx.commit().await?;
+            Ok(found)
+        };
+        bounded(self.operation_timeout, "grid_history", work).await
+    }
+
+    async fn used_codes(&self) -> Result<Vec<String>, StoreError> {
+        bounded(
+            self.operation_timeout,
+            "used_codes",
+            history::used_codes(&self.pool),
+        )
+        .await
+    }
+
+    async fn create_plan(
+        &self,
+        name: &str,
+        base_version: u64,
+        changes: &str,
+        actor: &str,
+    ) -> Result<PlanRecord, StoreError> {
+        let work = async {
+            // Not an atlas write: no version, no lock of the log.
+            let mut tx = self.begin_write(actor).await?;
+            let plan = plans::create_plan(&mut tx, name, base_version, changes, actor).await?;
+            tx.commit().await?;
+            Ok(plan)
+        };
+        bounded(self.operation_timeout, "create_plan", work).await
+    }
+
+    async fn plan(&self, id: i64) -> Result<Option<PlanRecord>, StoreError> {
+        let work = async {
+            let mut conn = self.pool.acquire().await?;
+            plans::plan_on(&mut conn, id, false).await
+        };
+        bounded(self.operation_timeout, "plan", work).await
+    }
+
+    async fn plans(&self) -> Result<Vec<PlanRecord>, StoreError> {
+        bounded(self.operation_timeout, "plans", plans::plans(&self.pool)).await
+    }
+
+    async fn update_plan(
+        &self,
+        id: i64,
+        changes: &str,
+        actor: &str,
+    ) -> Result<Option<PlanRecord>, StoreError> {
+        let work = async {
+            let mut tx = self.begin_write(actor).await?;
+            let plan = plans::update_plan(&mut tx, id, changes, actor).await?;
+            tx.commit().await?;
+            Ok(plan)
+        };
+        bounded(self.operation_timeout, "update_plan", work).await
+    }
+
+    async fn publish(
+        &self,
+        plan_id: i64,
+        base_version: u64,
+        changes: &AtlasChanges,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<AtlasVersion, StoreError> {
+        let work = async {
+            // The log's lock first: two publishes (of any instance) take turns, and the second
+            // finds the version the first made.
+            let mut tx = self.begin_atlas_write(actor).await?;
+            let version =
+                plans::publish(&mut tx, plan_id, base_version, changes, actor, at).await?;
+            tx.commit().await?;
+            Ok(version)
+        };
+        let rows = changes.grids.len()
+            + changes.retired.len()
+            + changes.building_grids.len()
+            + changes.leaders_ended.len()
+            + changes.leaders_begun.len()
+            + changes.teams_ended.len()
+            + changes.teams_begun.len();
+        bounded(
+            self.operation_timeout + Duration::from_millis(10) * rows as u32,
+            "publish",
             work,
         )
         .await

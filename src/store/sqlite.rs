@@ -1,5 +1,8 @@
 //! The embedded default store: one SQLite file, no server.
 
+mod history;
+mod plans;
+
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -7,19 +10,23 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+};
 use tokio::sync::mpsc;
 
 use crate::sync::{Change, ChangeEvent, ChangeFeed};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::{
-    Attributes, LeaderChange, PersonRef, Store, StoreError, UpsertReport, decode_multipolygon,
-    encode_multipolygon,
+    AtlasVersion, Attributes, GridHistory, LeaderChange, PersonRef, PlanRecord, Store, StoreError,
+    UpsertReport, Versioned, decode_multipolygon, encode_multipolygon, seed_starts,
+    version_from_db,
 };
 use crate::model::{
-    Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole, Person, ServiceTeam,
-    TeamMember, Workload,
+    AtlasChanges, Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole,
+    Person, ServiceTeam, TeamMember, Workload,
 };
 
 /// Write transactions take SQLite's write lock when they begin: a deferred transaction that
@@ -186,27 +193,101 @@ async fn current_leaders(
     Ok(serde_json::Value::Object(out))
 }
 
-/// People, current leader assignments and teams, read on one connection (inside the caller's
-/// transaction, so they are consistent with whatever else it reads).
-/// Decodes rows as they stream in: holding every raw row of a million-row table before
-/// decoding it doubled the peak memory of a load.
+/// Appends the next version to the log (inside the caller's write transaction, which holds
+/// SQLite's write lock: no other writer can take the same number).
+async fn append_version(
+    tx: &mut Transaction<'_, Sqlite>,
+    at: &str,
+    actor: &str,
+    action: &str,
+    plan_id: Option<i64>,
+) -> Result<AtlasVersion, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO atlas_versions (version, at, actor, action, plan_id) \
+         SELECT COALESCE(MAX(version), 0) + 1, ?, ?, ?, ? FROM atlas_versions \
+         RETURNING version, at, actor, action, plan_id",
+    )
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(plan_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    version_from_row(&row)
+}
+
+fn version_from_row(row: &SqliteRow) -> Result<AtlasVersion, StoreError> {
+    Ok(AtlasVersion {
+        version: version_from_db(row.try_get("version")?)?,
+        at: parse_timestamp(row.try_get("at")?)?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        plan_id: row.try_get("plan_id")?,
+    })
+}
+
+/// Ends a building's current building-grid assignment at `at` (when it has one) and begins
+/// one to `grid_code` (none: the building belongs to no building grid from then on).
+async fn move_building(
+    tx: &mut Transaction<'_, Sqlite>,
+    building_id: &str,
+    grid_code: Option<&str>,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE building_grids SET valid_to = ? WHERE building_id = ? AND valid_to IS NULL",
+    )
+    .bind(at)
+    .bind(building_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("INSERT INTO building_grids (building_id, grid_code, valid_from) VALUES (?, ?, ?)")
+        .bind(building_id)
+        .bind(grid_code)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Runs `query` on `conn` and decodes its rows as they stream in: holding every raw row of a
+/// million-row table before decoding it doubled the peak memory of a load.
 async fn collect_rows<T>(
     conn: &mut sqlx::SqliteConnection,
-    sql: &'static str,
+    query: Query<'_, Sqlite, SqliteArguments>,
     mut decode: impl FnMut(&SqliteRow) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
-    let mut rows = sqlx::query(sql).fetch(&mut *conn);
+    let mut rows = query.fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
         out.push(decode(&row)?);
     }
     Ok(out)
 }
 
-async fn attributes_from(conn: &mut sqlx::SqliteConnection) -> Result<Attributes, StoreError> {
+/// A query of versioned rows: `current` (valid_to IS NULL) when `at` is `None`, else `at_sql`
+/// (valid_from <= ?1 < valid_to) with `at` bound as ?1.
+fn versioned_query(
+    current: &'static str,
+    at_sql: &'static str,
+    at: Option<&str>,
+) -> Query<'static, Sqlite, SqliteArguments> {
+    match at {
+        None => sqlx::query(current),
+        Some(t) => sqlx::query(at_sql).bind(t.to_string()),
+    }
+}
+
+/// People, leader assignments and teams (with their grids) as they are now (`at` `None`) or
+/// were at `at` (a [`timestamp`]), read on one connection (inside the caller's transaction, so
+/// they are consistent with whatever else it reads).
+async fn attributes_from(
+    conn: &mut sqlx::SqliteConnection,
+    at: Option<&str>,
+) -> Result<Attributes, StoreError> {
     let people = collect_rows(
         conn,
-        "SELECT id, name, phone, email FROM people ORDER BY id",
+        sqlx::query("SELECT id, name, phone, email FROM people ORDER BY id"),
         |r| {
             Ok(Person {
                 id: r.try_get("id")?,
@@ -221,7 +302,14 @@ async fn attributes_from(conn: &mut sqlx::SqliteConnection) -> Result<Attributes
     .await?;
     let leaders = collect_rows(
         conn,
-        "SELECT grid_code, role, person_id FROM leader_assignments WHERE valid_to IS NULL ORDER BY grid_code, role",
+        versioned_query(
+            "SELECT grid_code, role, person_id FROM leader_assignments WHERE valid_to IS NULL \
+             ORDER BY grid_code, role",
+            "SELECT grid_code, role, person_id FROM leader_assignments \
+             WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1) \
+             ORDER BY grid_code, role",
+            at,
+        ),
         |r| {
             let role: String = r.try_get("role")?;
             Ok(LeaderAssignment {
@@ -256,9 +344,13 @@ async fn attributes_from(conn: &mut sqlx::SqliteConnection) -> Result<Attributes
             });
     }
     let mut grid_codes: HashMap<String, Vec<String>> = HashMap::new();
-    for a in sqlx::query(
+    for a in versioned_query(
         "SELECT team_id, grid_code FROM team_assignments WHERE valid_to IS NULL \
          ORDER BY team_id, grid_code",
+        "SELECT team_id, grid_code FROM team_assignments \
+         WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1) \
+         ORDER BY team_id, grid_code",
+        at,
     )
     .fetch_all(&mut *conn)
     .await?
@@ -291,12 +383,16 @@ async fn attributes_from(conn: &mut sqlx::SqliteConnection) -> Result<Attributes
 /// How often the SQLite change feed looks for writes made by other processes.
 const CHANGE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// The tables an audited action changed, as the change feed reports them.
-fn tables_of_action(action: &str) -> &'static str {
+/// The tables an audited action changed, as the change feed reports them; `None` for actions
+/// that change no atlas data (plan drafts), which the feed leaves out.
+fn tables_of_action(action: &str) -> Option<&'static str> {
     match action {
-        "replace_leaders" => "leader_assignments",
-        "upsert_buildings" => "buildings",
-        _ => "grids",
+        "replace_leaders" => Some("leader_assignments"),
+        "upsert_buildings" => Some("buildings"),
+        "create_plan" | "update_plan" => None,
+        // A publish may change anything: reported as grids, which reloads in full.
+        "publish" => Some("grids"),
+        _ => Some("grids"),
     }
 }
 
@@ -334,8 +430,11 @@ async fn follow_audit_log(
                 continue;
             };
             last = last.max(id);
+            let Some(table) = tables_of_action(&action) else {
+                continue;
+            };
             let change = Change {
-                table: tables_of_action(&action).to_string(),
+                table: table.to_string(),
                 op: action,
             };
             if feed.send(ChangeEvent::Changed(change)).is_err() {
@@ -384,40 +483,19 @@ impl Store for SqliteStore {
         Ok(n == 0)
     }
 
-    async fn load(&self) -> Result<Dataset, StoreError> {
+    async fn load_at(&self, at: Option<DateTime<Utc>>) -> Result<Versioned, StoreError> {
         // One read transaction: the snapshot never mixes data from before and after a write.
-        let mut conn = self.pool.begin().await?;
-        let grids = collect_rows(
-            &mut conn,
-            "SELECT code, name, name_en, level, parent_code, geometry, valid_from, valid_to \
-             FROM grids WHERE valid_to IS NULL ORDER BY code",
-            grid_from_row,
-        )
-        .await?;
-        let buildings = collect_rows(
-            &mut conn,
-            "SELECT * FROM buildings ORDER BY id",
-            building_from_row,
-        )
-        .await?;
-        let Attributes {
-            people,
-            leaders,
-            teams,
-        } = attributes_from(&mut conn).await?;
-        conn.commit().await?;
-        Ok(Dataset {
-            grids,
-            buildings,
-            people,
-            leaders,
-            teams,
-        })
+        let at = at.map(timestamp);
+        let mut tx = self.pool.begin().await?;
+        let dataset = history::dataset_at(&mut tx, at.as_deref()).await?;
+        let version = history::current_version_on(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Versioned { version, dataset })
     }
 
     async fn load_attributes(&self) -> Result<Attributes, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let attributes = attributes_from(&mut tx).await?;
+        let attributes = attributes_from(&mut tx, None).await?;
         tx.commit().await?;
         Ok(attributes)
     }
@@ -432,7 +510,11 @@ impl Store for SqliteStore {
                 "the store already holds grids; seeding needs an empty database".into(),
             ));
         }
-        let now = timestamp(Utc::now());
+        let now = Utc::now();
+        let starts = seed_starts(ds);
+        let start_of = |code: Option<&str>| {
+            timestamp(code.and_then(|c| starts.get(c)).copied().unwrap_or(now))
+        };
         insert_rows(&mut tx, "INSERT INTO grids (code, name, name_en, level, parent_code, geometry, valid_from, valid_to) ", 8, &ds.grids, |row, g| {
             row.push_bind(g.code.clone())
                 .push_bind(g.name.clone())
@@ -480,7 +562,7 @@ impl Store for SqliteStore {
                 row.push_bind(l.grid_code.clone())
                     .push_bind(l.role.as_str())
                     .push_bind(l.person_id.clone())
-                    .push_bind(now.clone());
+                    .push_bind(start_of(Some(&l.grid_code)));
             },
         )
         .await?;
@@ -531,7 +613,19 @@ impl Store for SqliteStore {
             |row, (team, code)| {
                 row.push_bind(team.to_string())
                     .push_bind(code.to_string())
-                    .push_bind(now.clone());
+                    .push_bind(start_of(Some(code)));
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO building_grids (building_id, grid_code, valid_from) ",
+            3,
+            &ds.buildings,
+            |row, b| {
+                row.push_bind(b.id.clone())
+                    .push_bind(b.grid_code.clone())
+                    .push_bind(start_of(b.grid_code.as_deref()));
             },
         )
         .await?;
@@ -540,6 +634,7 @@ impl Store for SqliteStore {
             "leaders": ds.leaders.len(), "teams": ds.teams.len(),
         });
         audit(&mut tx, actor, "seed", "atlas", None, Some(summary)).await?;
+        append_version(&mut tx, &timestamp(now), actor, "seed", None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -601,6 +696,7 @@ impl Store for SqliteStore {
             Some(after),
         )
         .await?;
+        append_version(&mut tx, &at, actor, "replace_leaders", None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -611,6 +707,7 @@ impl Store for SqliteStore {
         actor: &str,
     ) -> Result<UpsertReport, StoreError> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let now = timestamp(Utc::now());
         let mut report = UpsertReport::default();
         for b in buildings {
             let existing = sqlx::query("SELECT * FROM buildings WHERE id = ?")
@@ -621,12 +718,16 @@ impl Store for SqliteStore {
                 .transpose()?;
             match existing {
                 Some(old) if old == *b => report.unchanged += 1,
-                Some(_) => {
+                Some(old) => {
                     insert_building(&mut tx, b).await?;
+                    if old.grid_code != b.grid_code {
+                        move_building(&mut tx, &b.id, b.grid_code.as_deref(), &now).await?;
+                    }
                     report.updated += 1;
                 }
                 None => {
                     insert_building(&mut tx, b).await?;
+                    move_building(&mut tx, &b.id, b.grid_code.as_deref(), &now).await?;
                     report.inserted += 1;
                 }
             }
@@ -642,9 +743,74 @@ impl Store for SqliteStore {
                 Some(after),
             )
             .await?;
+            append_version(&mut tx, &now, actor, "upsert_buildings", None).await?;
         }
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn change_point(&self, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        history::change_point(&self.pool, &timestamp(at)).await
+    }
+
+    async fn current_version(&self) -> Result<u64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        history::current_version_on(&mut conn).await
+    }
+
+    async fn versions(&self) -> Result<Vec<AtlasVersion>, StoreError> {
+        history::versions(&self.pool).await
+    }
+
+    async fn grid_history(&self, code: &str) -> Result<GridHistory, StoreError> {
+        history::grid_history(&self.pool, code).await
+    }
+
+    async fn used_codes(&self) -> Result<Vec<String>, StoreError> {
+        history::used_codes(&self.pool).await
+    }
+
+    async fn create_plan(
+        &self,
+        name: &str,
+        base_version: u64,
+        changes: &str,
+        actor: &str,
+    ) -> Result<PlanRecord, StoreError> {
+        plans::create_plan(&self.pool, name, base_version, changes, actor).await
+    }
+
+    async fn plan(&self, id: i64) -> Result<Option<PlanRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        plans::plan_on(&mut conn, id).await
+    }
+
+    async fn plans(&self) -> Result<Vec<PlanRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        plans::plans(&mut conn).await
+    }
+
+    async fn update_plan(
+        &self,
+        id: i64,
+        changes: &str,
+        actor: &str,
+    ) -> Result<Option<PlanRecord>, StoreError> {
+        plans::update_plan(&self.pool, id, changes, actor).await
+    }
+
+    async fn publish(
+        &self,
+        plan_id: i64,
+        base_version: u64,
+        changes: &AtlasChanges,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<AtlasVersion, StoreError> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let version = plans::publish(&mut tx, plan_id, base_version, changes, actor, at).await?;
+        tx.commit().await?;
+        Ok(version)
     }
 
     async fn subscribe_changes(&self) -> Result<Option<ChangeFeed>, StoreError> {
