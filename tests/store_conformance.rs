@@ -26,6 +26,7 @@ use gridatlas::store::{
     AtlasVersion, Attributes, LeaderChange, LeaderSpell, PersonRef, PlanStatus, Store, StoreError,
     TeamSpell, UpsertReport, Versioned,
 };
+use gridatlas::sync::ReloadNeed;
 
 // ---------------------------------------------------------------------------------------------
 // A small hand-made atlas: one neighborhood, two building groups, two building grids.
@@ -1244,6 +1245,119 @@ async fn refused_publishes_write_nothing(store: Arc<dyn Store>, inspect: &Inspec
     );
 }
 
+/// The strongest reload the change feed asks for within `limit` (stops early at a full one).
+async fn reload_need_within(
+    feed: &mut gridatlas::sync::ChangeFeed,
+    limit: std::time::Duration,
+) -> ReloadNeed {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut need = ReloadNeed::Nothing;
+    while need != ReloadNeed::Full {
+        match tokio::time::timeout_at(deadline, feed.recv()).await {
+            Ok(Some(event)) => need = need.max(ReloadNeed::of(&event)),
+            Ok(None) => panic!("the change feed closed"),
+            Err(_) => break,
+        }
+    }
+    need
+}
+
+/// Plan drafts reload nobody; a publish, even one that changes no table of the atlas, makes
+/// every instance reload in full.
+async fn plan_writes_reload_nothing_and_a_publish_reloads_everything(
+    store: Arc<dyn Store>,
+    _inspect: &Inspect,
+) {
+    store.seed(&sample(), "tester").await.expect("seed");
+    let mut feed = store
+        .subscribe_changes()
+        .await
+        .expect("subscribe")
+        .expect("both stores have a change feed");
+    let plan = store
+        .create_plan("draft", 1, "{}", "planner:bo")
+        .await
+        .expect("create_plan");
+    store
+        .update_plan(plan.id, r#"{"a":1}"#, "planner:bo")
+        .await
+        .expect("update_plan");
+    // Longer than two polls of the SQLite feed.
+    assert_eq!(
+        reload_need_within(&mut feed, std::time::Duration::from_millis(1300)).await,
+        ReloadNeed::Nothing,
+        "plan writes reload nothing"
+    );
+    store
+        .publish(
+            plan.id,
+            1,
+            &AtlasChanges::default(),
+            "planner:bo",
+            Utc::now(),
+        )
+        .await
+        .expect("publish");
+    assert_eq!(
+        reload_need_within(&mut feed, std::time::Duration::from_secs(5)).await,
+        ReloadNeed::Full,
+        "a publish reloads in full"
+    );
+}
+
+/// Two publishes from the same base at once: one makes the next version, the other finds the
+/// atlas moved on.
+async fn concurrent_publishes_take_turns(store: Arc<dyn Store>, _inspect: &Inspect) {
+    store.seed(&sample(), "tester").await.expect("seed");
+    let a = store
+        .create_plan("a", 1, "{}", "planner:a")
+        .await
+        .expect("create_plan");
+    let b = store
+        .create_plan("b", 1, "{}", "planner:b")
+        .await
+        .expect("create_plan");
+    let mut changes_b = sample_changes();
+    changes_b.grids.clear();
+    changes_b.retired.clear();
+    changes_b.building_grids.clear();
+    changes_b.leaders_begun.truncate(1);
+    changes_b.teams_begun.clear();
+    let changes_a = sample_changes();
+    let (ra, rb) = tokio::join!(
+        store.publish(a.id, 1, &changes_a, "planner:a", t_pub()),
+        store.publish(b.id, 1, &changes_b, "planner:b", t_pub()),
+    );
+    let (won, lost) = match (ra, rb) {
+        (Ok(v), Err(e)) | (Err(e), Ok(v)) => (v, e),
+        other => panic!("exactly one publish succeeds: {other:?}"),
+    };
+    assert_eq!(won.version, 2);
+    assert!(
+        matches!(
+            lost,
+            StoreError::VersionMismatch {
+                base: 1,
+                current: 2
+            }
+        ),
+        "{lost:?}"
+    );
+    let versions = store.versions().await.expect("versions");
+    assert_eq!(versions.len(), 2);
+    let statuses: Vec<PlanStatus> = store
+        .plans()
+        .await
+        .expect("plans")
+        .iter()
+        .map(|p| p.status)
+        .collect();
+    assert!(
+        statuses.contains(&PlanStatus::Draft) && statuses.contains(&PlanStatus::Published),
+        "{statuses:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // A database made before versions existed (migration 0001 only), then migrated.
 
@@ -1599,6 +1713,8 @@ conformance!(
     load_at_and_history_around_a_publish,
     plans_persist_and_only_drafts_change,
     refused_publishes_write_nothing,
+    plan_writes_reload_nothing_and_a_publish_reloads_everything,
+    concurrent_publishes_take_turns,
 );
 
 #[tokio::test]
