@@ -52,7 +52,10 @@ fn city_dir(n: u64) -> PathBuf {
 fn city(n: u64) -> Dataset {
     let dir = city_dir(n);
     if !dir.join("grids.geojson").exists() {
-        eprintln!("publish bench: generating {n} buildings into {}", dir.display());
+        eprintln!(
+            "publish bench: generating {n} buildings into {}",
+            dir.display()
+        );
         if let Some(parent) = dir.parent() {
             std::fs::create_dir_all(parent).expect("target/bench-city can be created");
         }
@@ -73,8 +76,11 @@ fn busiest_neighborhood(ds: &Dataset) -> (String, usize) {
         .iter()
         .filter_map(|g| Some((g.code.as_str(), g.parent_code.as_deref()?)))
         .collect();
-    let level: HashMap<&str, GridLevel> =
-        ds.grids.iter().map(|g| (g.code.as_str(), g.level)).collect();
+    let level: HashMap<&str, GridLevel> = ds
+        .grids
+        .iter()
+        .map(|g| (g.code.as_str(), g.level))
+        .collect();
     let mut count: HashMap<&str, usize> = HashMap::new();
     for b in &ds.buildings {
         let mut code = b.grid_code.as_deref();

@@ -243,7 +243,8 @@ pub trait Store: Send + Sync + 'static {
     /// The atlas as it stood at `at` (`None`: now) with the current version of the log: the
     /// grid versions, leader, team and building-grid assignments valid then (valid_from <= at <
     /// valid_to). Buildings' footprints, names and addresses, people and teams themselves are
-    /// not versioned and are read as they are now. One read transaction.
+    /// not versioned and are read as they are now. The grids come as they stood: `valid_to`
+    /// is `None` (their later end is not part of the view). One read transaction.
     async fn load_at(&self, at: Option<DateTime<Utc>>) -> Result<Versioned, StoreError>;
 
     /// The latest moment at or before `at` when any versioned row began or ended (`None` when
@@ -308,6 +309,16 @@ pub trait Store: Send + Sync + 'static {
     async fn subscribe_changes(&self) -> Result<Option<crate::sync::ChangeFeed>, StoreError> {
         Ok(None)
     }
+}
+
+/// The atlas as it stood at a moment: the grid versions valid then were open then, so their
+/// later end (`valid_to`) is not part of the view. Everything downstream (snapshot, rules,
+/// plans) takes `valid_to == None` to mean "in force".
+pub(crate) fn as_it_stood(mut ds: Dataset) -> Dataset {
+    for g in &mut ds.grids {
+        g.valid_to = None;
+    }
+    ds
 }
 
 /// The rows a seed of `ds` writes (grids, buildings and their building-grid assignments,

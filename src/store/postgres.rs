@@ -931,13 +931,13 @@ impl Store for PostgresStore {
         buildings.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         Ok(Versioned {
             version,
-            dataset: Dataset {
+            dataset: super::as_it_stood(Dataset {
                 grids,
                 buildings,
                 people,
                 leaders,
                 teams,
-            },
+            }),
         })
     }
 

@@ -487,7 +487,7 @@ impl Store for SqliteStore {
         // One read transaction: the snapshot never mixes data from before and after a write.
         let at = at.map(timestamp);
         let mut tx = self.pool.begin().await?;
-        let dataset = history::dataset_at(&mut tx, at.as_deref()).await?;
+        let dataset = super::as_it_stood(history::dataset_at(&mut tx, at.as_deref()).await?);
         let version = history::current_version_on(&mut tx).await?;
         tx.commit().await?;
         Ok(Versioned { version, dataset })
