@@ -10,7 +10,6 @@
 //! it is built from.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use std::cmp::Reverse;
@@ -22,70 +21,27 @@ use gridatlas::api::layers::{LayerRequest, Page, layer_json};
 use gridatlas::api::lookup::{BatchRequest, Query, render_batch, resolve};
 use gridatlas::atlas::spatial::position;
 use gridatlas::atlas::{Snapshot, Visibility};
-use gridatlas::generate::{Options, generate};
 use gridatlas::geometry::crs::Crs;
-use gridatlas::model::{Dataset, GridLevel};
+use gridatlas::model::GridLevel;
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
+#[path = "support/city.rs"]
+mod city_support;
 mod support;
+
+use city_support::city;
 
 use support::{bounds, points, unit_stream};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const SEED: u64 = 7;
 const BATCH: usize = 10_000;
 const LAYER_FEATURES: usize = 10_000;
 
 fn buildings() -> u64 {
-    std::env::var("GRIDATLAS_BENCH_BUILDINGS")
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-fn city_dir(n: u64) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("bench-city")
-        .join(format!("{n}-seed{SEED}"))
-}
-
-/// The generated city, generating it on first use (progress on stderr).
-fn city(n: u64) -> Dataset {
-    let dir = city_dir(n);
-    if !dir.join("grids.geojson").exists() {
-        eprintln!(
-            "bench city: generating {n} buildings into {}",
-            dir.display()
-        );
-        if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent).expect("target/bench-city can be created");
-        }
-        let opts = Options {
-            buildings: n,
-            seed: SEED,
-            english_addresses: true,
-        };
-        let step = (n / 10).max(1);
-        generate(&opts, &dir, &mut |done| {
-            if done % step == 0 {
-                eprintln!("bench city: {done}/{n} buildings");
-            }
-        })
-        .expect("the city generates");
-    }
-    let started = Instant::now();
-    let ds = gridatlas::import::geodata::read_folder(&dir).expect("the generated city reads");
-    eprintln!(
-        "bench city: read {} grids, {} buildings in {:.1} s",
-        ds.grids.len(),
-        ds.buildings.len(),
-        started.elapsed().as_secs_f64()
-    );
-    ds
+    city_support::size_from_env("GRIDATLAS_BENCH_BUILDINGS", 1_000_000)
 }
 
 /// A square window around the city's centre holding at least `want` building grids.

@@ -12,7 +12,6 @@
 //! any change of geometry costs an instance.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,52 +20,24 @@ use axum::http::Request;
 use criterion::{Criterion, criterion_group, criterion_main};
 use gridatlas::api::{AppState, AuthConfig, router};
 use gridatlas::atlas::Atlas;
-use gridatlas::generate::{Options, generate};
 use gridatlas::model::{Dataset, GridLevel};
 use gridatlas::planner::changes;
 use gridatlas::planner::redraw::recompute_neighborhood;
 use gridatlas::store::Store;
 use tower::ServiceExt;
 
+#[path = "support/city.rs"]
+mod city_support;
+
+use city_support::city;
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const SEED: u64 = 7;
 const TOKEN: &str = "bench-planner";
 
 fn buildings() -> u64 {
-    std::env::var("GRIDATLAS_BENCH_PUBLISH_BUILDINGS")
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(10_000)
-}
-
-fn city_dir(n: u64) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("bench-city")
-        .join(format!("{n}-seed{SEED}"))
-}
-
-/// The generated city, generated on first use (shared with the city bench's cache).
-fn city(n: u64) -> Dataset {
-    let dir = city_dir(n);
-    if !dir.join("grids.geojson").exists() {
-        eprintln!(
-            "publish bench: generating {n} buildings into {}",
-            dir.display()
-        );
-        if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent).expect("target/bench-city can be created");
-        }
-        let opts = Options {
-            buildings: n,
-            seed: SEED,
-            english_addresses: true,
-        };
-        generate(&opts, &dir, &mut |_| {}).expect("the city generates");
-    }
-    gridatlas::import::geodata::read_folder(&dir).expect("the generated city reads")
+    city_support::size_from_env("GRIDATLAS_BENCH_PUBLISH_BUILDINGS", 10_000)
 }
 
 /// The neighborhood holding the most buildings, and how many.
