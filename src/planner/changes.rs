@@ -10,7 +10,7 @@
 //! people and teams are not part of a plan: only which grid a building belongs to, who holds
 //! a leader role and which grids a team serves.
 //!
-//! Stored form ([`to_json`] / [`from_json`]), every list optional when empty:
+//! Stored form ([`to_json`] / [`from_json`]; a list may be left out when empty):
 //!
 //! ```text
 //! { "grids": [{ "code", "name", "name_en"?, "level", "parent_code", "valid_from",
@@ -26,8 +26,9 @@
 //! serde_json's `float_roundtrip` reads them back exactly), so a plan stored and read again is
 //! the same plan bit for bit.
 //!
-//! Everything here is linear (hash maps keyed by code, id or assignment) plus a sort of what
-//! changed, so a city-sized atlas (a million grids) costs a few passes, not a quadratic scan.
+//! A city-sized atlas (a million grids) costs a few passes, never a quadratic scan: [`between`]
+//! walks both sides sorted by code, id or assignment (sorting what is already sorted is
+//! linear), and [`apply`] clones the base once and finds what the changes name by bisection.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
