@@ -10,10 +10,28 @@
 //! people and teams are not part of a plan: only which grid a building belongs to, who holds
 //! a leader role and which grids a team serves.
 //!
-//! Everything here is linear (hash maps keyed by code, id or assignment) plus a sort of what
-//! changed, so a city-sized atlas (a million grids) costs a few passes, not a quadratic scan.
+//! Stored form ([`to_json`] / [`from_json`]; a list may be left out when empty):
+//!
+//! ```text
+//! { "grids": [{ "code", "name", "name_en"?, "level", "parent_code", "valid_from",
+//!               "geometry": GeoJSON MultiPolygon }],
+//!   "retired": [code],
+//!   "building_grids": [{ "building", "grid": code | null }],
+//!   "leaders_ended": [{ "grid", "role" }],
+//!   "leaders_begun": [{ "grid", "role", "person" }],
+//!   "teams_ended": [{ "team", "grid" }],  "teams_begun": [{ "team", "grid" }] }
+//! ```
+//!
+//! Coordinates are written in full (the shortest decimal that reads back to the same f64, and
+//! serde_json's `float_roundtrip` reads them back exactly), so a plan stored and read again is
+//! the same plan bit for bit.
+//!
+//! A city-sized atlas (a million grids) costs a few passes, never a quadratic scan: [`between`]
+//! walks both sides sorted by code, id or assignment (sorting what is already sorted is
+//! linear), and [`apply`] clones the base once and finds what the changes name by bisection.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -89,12 +107,66 @@ pub fn between(base: &Dataset, plan: &Dataset) -> AtlasChanges {
     }
 }
 
-fn current_grids(ds: &Dataset) -> HashMap<&str, &Grid> {
-    ds.grids
-        .iter()
-        .filter(|g| g.valid_to.is_none())
-        .map(|g| (g.code.as_str(), g))
-        .collect()
+/// References to `items` sorted by `key`: nearly linear when they already are (a dataset read
+/// in order, or one [`apply`] made), so the walks below cost no hashing at all.
+pub(super) fn sorted_by<'a, T, K: Ord>(
+    items: impl Iterator<Item = &'a T>,
+    key: impl Fn(&'a T) -> K,
+) -> Vec<&'a T> {
+    let mut v: Vec<&T> = items.collect();
+    v.sort_by_key(|x| key(x));
+    v
+}
+
+/// One step of a walk over two sorted lists.
+enum Side<'a, T> {
+    Before(&'a T),
+    After(&'a T),
+    Both(&'a T, &'a T),
+}
+
+/// Visits two lists sorted by `key` in key order, pairing equal keys.
+fn merge_walk<'a, T, K: Ord>(
+    before: &[&'a T],
+    after: &[&'a T],
+    key: impl Fn(&'a T) -> K,
+    mut visit: impl FnMut(Side<'a, T>),
+) {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (before.get(i), after.get(j)) {
+            (Some(&a), Some(&b)) => match key(a).cmp(&key(b)) {
+                Ordering::Less => {
+                    visit(Side::Before(a));
+                    i += 1;
+                }
+                Ordering::Greater => {
+                    visit(Side::After(b));
+                    j += 1;
+                }
+                Ordering::Equal => {
+                    visit(Side::Both(a, b));
+                    i += 1;
+                    j += 1;
+                }
+            },
+            (Some(&a), None) => {
+                visit(Side::Before(a));
+                i += 1;
+            }
+            (None, Some(&b)) => {
+                visit(Side::After(b));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+}
+
+pub(super) fn current_by_code(ds: &Dataset) -> Vec<&Grid> {
+    sorted_by(ds.grids.iter().filter(|g| g.valid_to.is_none()), |g| {
+        g.code.as_str()
+    })
 }
 
 /// The same version of a grid: nothing a publish would record differs.
@@ -107,108 +179,133 @@ fn same_version(a: &Grid, b: &Grid) -> bool {
 }
 
 fn grid_changes(base: &Dataset, plan: &Dataset) -> (Vec<Grid>, Vec<String>) {
-    let before = current_grids(base);
-    let after = current_grids(plan);
-    // Sort references, then clone only what changed.
-    let mut changed: Vec<&Grid> = after
-        .values()
-        .filter(|g| {
-            before
-                .get(g.code.as_str())
-                .is_none_or(|b| !same_version(b, g))
-        })
-        .copied()
-        .collect();
-    changed.sort_unstable_by(|a, b| a.code.cmp(&b.code));
-    let mut retired: Vec<String> = before
-        .keys()
-        .filter(|code| !after.contains_key(*code))
-        .map(|code| code.to_string())
-        .collect();
-    retired.sort_unstable();
-    (changed.into_iter().cloned().collect(), retired)
+    let (mut changed, mut retired) = (Vec::new(), Vec::new());
+    merge_walk(
+        &current_by_code(base),
+        &current_by_code(plan),
+        |g| g.code.as_str(),
+        |side| match side {
+            Side::Before(g) => retired.push(g.code.clone()),
+            Side::After(g) => changed.push(g.clone()),
+            Side::Both(a, b) if !same_version(a, b) => changed.push(b.clone()),
+            Side::Both(..) => {}
+        },
+    );
+    (changed, retired)
+}
+
+fn buildings_by_id(ds: &Dataset) -> Vec<&Building> {
+    sorted_by(ds.buildings.iter(), |b| b.id.as_str())
 }
 
 fn building_changes(base: &Dataset, plan: &Dataset) -> Vec<(String, Option<String>)> {
-    let before: HashMap<&str, Option<&str>> = base
-        .buildings
-        .iter()
-        .map(|b| (b.id.as_str(), b.grid_code.as_deref()))
-        .collect();
+    let mut moved = Vec::new();
     // A building on one side only is not something a plan can change.
-    let mut moved: Vec<(String, Option<String>)> = plan
-        .buildings
-        .iter()
-        .filter(|b| {
-            before
-                .get(b.id.as_str())
-                .is_some_and(|&was| was != b.grid_code.as_deref())
-        })
-        .map(|b| (b.id.clone(), b.grid_code.clone()))
-        .collect();
-    moved.sort_unstable();
+    let (before, after) = (buildings_by_id(base), buildings_by_id(plan));
+    merge_walk(
+        &before,
+        &after,
+        |b| b.id.as_str(),
+        |side| {
+            if let Side::Both(a, b) = side
+                && a.grid_code != b.grid_code
+            {
+                moved.push((b.id.clone(), b.grid_code.clone()));
+            }
+        },
+    );
     moved
 }
 
-type Slot<'a> = (&'a str, LeaderRole);
-
-fn held(ds: &Dataset) -> HashMap<Slot<'_>, &str> {
-    ds.leaders
-        .iter()
-        .map(|l| ((l.grid_code.as_str(), l.role), l.person_id.as_str()))
-        .collect()
+fn leader_key(l: &LeaderAssignment) -> (&str, LeaderRole, &str) {
+    (l.grid_code.as_str(), l.role, l.person_id.as_str())
 }
 
 fn leader_changes(
     base: &Dataset,
     plan: &Dataset,
 ) -> (Vec<(String, LeaderRole)>, Vec<LeaderAssignment>) {
-    let before = held(base);
-    let after = held(plan);
-    let mut ended: Vec<(String, LeaderRole)> = before
-        .iter()
-        .filter(|(slot, person)| after.get(*slot) != Some(*person))
-        .map(|(&(grid, role), _)| (grid.to_string(), role))
-        .collect();
-    ended.sort_unstable();
-    let mut begun: Vec<LeaderAssignment> = after
-        .iter()
-        .filter(|(slot, person)| before.get(*slot) != Some(*person))
-        .map(|(&(grid, role), &person)| LeaderAssignment {
-            grid_code: grid.to_string(),
-            role,
-            person_id: person.to_string(),
-        })
-        .collect();
-    begun.sort_unstable_by(|a, b| (&a.grid_code, a.role).cmp(&(&b.grid_code, b.role)));
+    let before = sorted_by(base.leaders.iter(), leader_key);
+    let after = sorted_by(plan.leaders.iter(), leader_key);
+    let (mut ended, mut begun) = (Vec::new(), Vec::new());
+    // Walked by slot (grid, role): a slot whose person differs ends and begins again.
+    merge_walk(
+        &before,
+        &after,
+        |l| (l.grid_code.as_str(), l.role),
+        |side| match side {
+            Side::Before(a) => ended.push((a.grid_code.clone(), a.role)),
+            Side::After(b) => begun.push(b.clone()),
+            Side::Both(a, b) if a.person_id != b.person_id => {
+                ended.push((a.grid_code.clone(), a.role));
+                begun.push(b.clone());
+            }
+            Side::Both(..) => {}
+        },
+    );
     (ended, begun)
-}
-
-fn serving(ds: &Dataset) -> HashSet<(&str, &str)> {
-    ds.teams
-        .iter()
-        .flat_map(|t| t.grid_codes.iter().map(|c| (t.id.as_str(), c.as_str())))
-        .collect()
 }
 
 type TeamGrid = (String, String);
 
+fn assignments(ds: &Dataset) -> Vec<(&str, &str)> {
+    let mut v: Vec<(&str, &str)> = ds
+        .teams
+        .iter()
+        .flat_map(|t| t.grid_codes.iter().map(|c| (t.id.as_str(), c.as_str())))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 fn team_changes(base: &Dataset, plan: &Dataset) -> (Vec<TeamGrid>, Vec<TeamGrid>) {
-    let before = serving(base);
-    let after = serving(plan);
-    let owned = |set: &HashSet<(&str, &str)>, other: &HashSet<(&str, &str)>| {
-        let mut v: Vec<TeamGrid> = set
-            .difference(other)
-            .map(|&(t, g)| (t.to_string(), g.to_string()))
-            .collect();
-        v.sort_unstable();
-        v
-    };
-    (owned(&before, &after), owned(&after, &before))
+    let before = assignments(base);
+    let after = assignments(plan);
+    let (mut ended, mut begun) = (Vec::new(), Vec::new());
+    let owned = |&(t, g): &(&str, &str)| (t.to_string(), g.to_string());
+    merge_walk(
+        &before.iter().collect::<Vec<_>>(),
+        &after.iter().collect::<Vec<_>>(),
+        |&pair| pair,
+        |side| match side {
+            Side::Before(a) => ended.push(owned(a)),
+            Side::After(b) => begun.push(owned(b)),
+            Side::Both(..) => {}
+        },
+    );
+    (ended, begun)
 }
 
 // ---------------------------------------------------------------------------------------------
 // apply
+
+/// A small set of codes: sorted, searched by bisection (cheaper than hashing every code of a
+/// city-sized dataset against a handful of retired ones).
+struct CodeSet<'a>(Vec<&'a str>);
+
+impl<'a> CodeSet<'a> {
+    fn new(codes: impl Iterator<Item = &'a str>) -> Self {
+        let mut v: Vec<&str> = codes.collect();
+        v.sort_unstable();
+        CodeSet(v)
+    }
+
+    fn contains(&self, code: &str) -> bool {
+        self.0.binary_search(&code).is_ok()
+    }
+}
+
+/// Whether `code` is a current grid of `grids`, which are sorted by code.
+fn is_current(grids: &[Grid], code: &str) -> bool {
+    let start = grids.partition_point(|g| g.code.as_str() < code);
+    grids
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|g| g.code == code)
+        .any(|g| g.valid_to.is_none())
+}
 
 /// The plan's dataset: `base` with `changes` applied, in the canonical order of
 /// [`normalised`] (except people and teams, which keep the base's order). Fails, naming the
@@ -216,19 +313,13 @@ fn team_changes(base: &Dataset, plan: &Dataset) -> (Vec<TeamGrid>, Vec<TeamGrid>
 /// base does not have, something begun that it already has, a reference to a grid that is not
 /// current in the result, or a retired grid still named by an assignment, building or child.
 pub fn apply(base: &Dataset, changes: &AtlasChanges) -> Result<Dataset, ChangesError> {
-    let retired = retired_set(base, changes)?;
+    let retired = retired_set(changes)?;
     let grids = apply_grids(base, changes, &retired)?;
-    let codes: HashSet<&str> = grids
-        .iter()
-        .filter(|g| g.valid_to.is_none())
-        .map(|g| g.code.as_str())
-        .collect();
-    check_parents(changes, &codes)?;
-    let buildings = apply_buildings(base, changes, &codes)?;
-    let leaders = apply_leaders(base, changes, &codes)?;
-    let teams = apply_teams(base, changes, &codes)?;
+    check_parents(changes, &grids)?;
+    let buildings = apply_buildings(base, changes, &grids)?;
+    let leaders = apply_leaders(base, changes, &grids)?;
+    let teams = apply_teams(base, changes, &grids)?;
     check_retired_unnamed(&retired, &grids, &buildings, &leaders, &teams)?;
-    drop(codes);
     Ok(Dataset {
         grids,
         buildings,
@@ -238,43 +329,35 @@ pub fn apply(base: &Dataset, changes: &AtlasChanges) -> Result<Dataset, ChangesE
     })
 }
 
-fn retired_set<'a>(
-    base: &Dataset,
-    changes: &'a AtlasChanges,
-) -> Result<HashSet<&'a str>, ChangesError> {
-    let current = current_grids(base);
-    let mut retired = HashSet::with_capacity(changes.retired.len());
-    for code in &changes.retired {
-        if !current.contains_key(code.as_str()) {
-            return Err(ChangesError::UnknownRetired(code.clone()));
-        }
-        if !retired.insert(code.as_str()) {
-            return Err(ChangesError::Duplicate(format!("retired grid '{code}'")));
-        }
+fn retired_set(changes: &AtlasChanges) -> Result<CodeSet<'_>, ChangesError> {
+    let set = CodeSet::new(changes.retired.iter().map(String::as_str));
+    if let Some(w) = set.0.windows(2).find(|w| w[0] == w[1]) {
+        return Err(ChangesError::Duplicate(format!("retired grid '{}'", w[0])));
     }
-    Ok(retired)
+    Ok(set)
 }
 
 fn apply_grids(
     base: &Dataset,
     changes: &AtlasChanges,
-    retired: &HashSet<&str>,
+    retired: &CodeSet,
 ) -> Result<Vec<Grid>, ChangesError> {
-    let mut replaced: HashSet<&str> = HashSet::with_capacity(changes.grids.len());
-    for g in &changes.grids {
-        if retired.contains(g.code.as_str()) {
-            return Err(ChangesError::RetiredAndChanged(g.code.clone()));
-        }
-        if !replaced.insert(g.code.as_str()) {
-            return Err(ChangesError::Duplicate(format!("grid '{}'", g.code)));
+    let replaced = CodeSet::new(changes.grids.iter().map(|g| g.code.as_str()));
+    if let Some(w) = replaced.0.windows(2).find(|w| w[0] == w[1]) {
+        return Err(ChangesError::Duplicate(format!("grid '{}'", w[0])));
+    }
+    if let Some(g) = changes.grids.iter().find(|g| retired.contains(&g.code)) {
+        return Err(ChangesError::RetiredAndChanged(g.code.clone()));
+    }
+    let mut found = 0;
+    let mut grids: Vec<Grid> = Vec::with_capacity(base.grids.len() + changes.grids.len());
+    for g in &base.grids {
+        if g.valid_to.is_none() && retired.contains(&g.code) {
+            found += 1;
+        } else if !(g.valid_to.is_none() && replaced.contains(&g.code)) {
+            grids.push(g.clone());
         }
     }
-    let gone = |g: &Grid| {
-        g.valid_to.is_none()
-            && (retired.contains(g.code.as_str()) || replaced.contains(g.code.as_str()))
-    };
-    let mut grids: Vec<Grid> = Vec::with_capacity(base.grids.len() + changes.grids.len());
-    grids.extend(base.grids.iter().filter(|g| !gone(g)).cloned());
     // The versions in the changes are the plan's current grids, whatever dates they carry.
     grids.extend(changes.grids.iter().map(|g| Grid {
         valid_to: None,
@@ -282,14 +365,25 @@ fn apply_grids(
     }));
     // Stable, and nearly linear when the base is already sorted.
     grids.sort_by(|a, b| a.code.cmp(&b.code));
+    if found < retired.0.len() {
+        let base_codes = current_by_code(base);
+        let missing = retired.0.iter().find(|c| {
+            base_codes
+                .binary_search_by(|g| g.code.as_str().cmp(c))
+                .is_err()
+        });
+        if let Some(code) = missing {
+            return Err(ChangesError::UnknownRetired(code.to_string()));
+        }
+    }
     Ok(grids)
 }
 
 /// Every new or changed grid's parent is a current grid of the result.
-fn check_parents(changes: &AtlasChanges, codes: &HashSet<&str>) -> Result<(), ChangesError> {
+fn check_parents(changes: &AtlasChanges, grids: &[Grid]) -> Result<(), ChangesError> {
     for g in &changes.grids {
         if let Some(parent) = &g.parent_code
-            && !codes.contains(parent.as_str())
+            && !is_current(grids, parent)
         {
             return Err(ChangesError::UnknownGrid {
                 subject: format!("the parent of grid '{}'", g.code),
@@ -303,26 +397,22 @@ fn check_parents(changes: &AtlasChanges, codes: &HashSet<&str>) -> Result<(), Ch
 fn apply_buildings(
     base: &Dataset,
     changes: &AtlasChanges,
-    codes: &HashSet<&str>,
+    grids: &[Grid],
 ) -> Result<Vec<Building>, ChangesError> {
     let mut buildings = base.buildings.clone();
-    let index: HashMap<&str, usize> = base
-        .buildings
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.id.as_str(), i))
-        .collect();
+    buildings.sort_by(|a, b| a.id.cmp(&b.id));
     let mut seen: HashSet<&str> = HashSet::with_capacity(changes.building_grids.len());
     for (id, code) in &changes.building_grids {
-        let building = index
-            .get(id.as_str())
-            .and_then(|&i| buildings.get_mut(i))
+        let building = buildings
+            .binary_search_by(|b| b.id.as_str().cmp(id))
+            .ok()
+            .and_then(|i| buildings.get_mut(i))
             .ok_or_else(|| ChangesError::UnknownBuilding(id.clone()))?;
         if !seen.insert(id.as_str()) {
             return Err(ChangesError::Duplicate(format!("building '{id}'")));
         }
         if let Some(code) = code
-            && !codes.contains(code.as_str())
+            && !is_current(grids, code)
         {
             return Err(ChangesError::UnknownGrid {
                 subject: format!("building '{id}'"),
@@ -331,48 +421,55 @@ fn apply_buildings(
         }
         building.grid_code = code.clone();
     }
-    buildings.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(buildings)
+}
+
+type Slot<'a> = (&'a str, LeaderRole);
+
+fn slot(l: &LeaderAssignment) -> Slot<'_> {
+    (l.grid_code.as_str(), l.role)
 }
 
 fn apply_leaders(
     base: &Dataset,
     changes: &AtlasChanges,
-    codes: &HashSet<&str>,
+    grids: &[Grid],
 ) -> Result<Vec<LeaderAssignment>, ChangesError> {
-    let before = held(base);
+    let mut leaders = base.leaders.clone();
+    leaders.sort_by(|a, b| slot(a).cmp(&slot(b)));
+    let held = |s: Slot| leaders.binary_search_by(|l| slot(l).cmp(&s)).is_ok();
     let mut ended: HashSet<Slot> = HashSet::with_capacity(changes.leaders_ended.len());
     for (grid, role) in &changes.leaders_ended {
-        let slot = (grid.as_str(), *role);
-        if !before.contains_key(&slot) {
+        let s = (grid.as_str(), *role);
+        if !held(s) {
             return Err(ChangesError::LeaderNotHeld {
                 grid: grid.clone(),
                 role: role.as_str(),
             });
         }
-        if !ended.insert(slot) {
+        if !ended.insert(s) {
             return Err(ChangesError::Duplicate(format!(
                 "the end of the {} role of grid '{grid}'",
                 role.as_str()
             )));
         }
     }
-    let people: HashSet<&str> = base.people.iter().map(|p| p.id.as_str()).collect();
-    // Slots held once the ended ones are gone; a begun one must be free.
-    let mut occupied: HashSet<Slot> = before
-        .keys()
-        .filter(|slot| !ended.contains(*slot))
-        .copied()
-        .collect();
+    let people: HashSet<&str> = if changes.leaders_begun.is_empty() {
+        HashSet::new()
+    } else {
+        base.people.iter().map(|p| p.id.as_str()).collect()
+    };
+    let mut begun: HashSet<Slot> = HashSet::with_capacity(changes.leaders_begun.len());
     for l in &changes.leaders_begun {
-        let role = l.role.as_str();
-        if !occupied.insert((l.grid_code.as_str(), l.role)) {
+        let (s, role) = (slot(l), l.role.as_str());
+        // A begun slot must be free: not held, or held and ended, and begun once.
+        if (held(s) && !ended.contains(&s)) || !begun.insert(s) {
             return Err(ChangesError::LeaderAlreadyHeld {
                 grid: l.grid_code.clone(),
                 role,
             });
         }
-        if !codes.contains(l.grid_code.as_str()) {
+        if !is_current(grids, &l.grid_code) {
             return Err(ChangesError::UnknownGrid {
                 subject: format!("the {role} leader assignment"),
                 code: l.grid_code.clone(),
@@ -386,34 +483,39 @@ fn apply_leaders(
             });
         }
     }
-    let mut leaders: Vec<LeaderAssignment> = base
-        .leaders
-        .iter()
-        .filter(|l| !ended.contains(&(l.grid_code.as_str(), l.role)))
-        .chain(&changes.leaders_begun)
-        .cloned()
-        .collect();
-    leaders.sort_by(|a, b| (&a.grid_code, a.role).cmp(&(&b.grid_code, b.role)));
+    if !ended.is_empty() {
+        leaders.retain(|l| !ended.contains(&slot(l)));
+    }
+    leaders.extend(changes.leaders_begun.iter().cloned());
+    leaders.sort_by(|a, b| slot(a).cmp(&slot(b)));
     Ok(leaders)
 }
 
 fn apply_teams(
     base: &Dataset,
     changes: &AtlasChanges,
-    codes: &HashSet<&str>,
+    grids: &[Grid],
 ) -> Result<Vec<ServiceTeam>, ChangesError> {
-    let teams: HashSet<&str> = base.teams.iter().map(|t| t.id.as_str()).collect();
-    let known = |team: &str| {
-        if teams.contains(team) {
-            Ok(())
-        } else {
-            Err(ChangesError::UnknownTeam(team.to_string()))
-        }
+    let mut teams = base.teams.clone();
+    if changes.teams_ended.is_empty() && changes.teams_begun.is_empty() {
+        return Ok(teams);
+    }
+    let index: HashMap<&str, usize> = base
+        .teams
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.as_str(), i))
+        .collect();
+    let team_at = |team: &str| {
+        index
+            .get(team)
+            .copied()
+            .ok_or_else(|| ChangesError::UnknownTeam(team.to_string()))
     };
-    let before = serving(base);
+    let before: HashSet<(&str, &str)> = assignments(base).into_iter().collect();
     let mut ended: HashSet<(&str, &str)> = HashSet::with_capacity(changes.teams_ended.len());
     for (team, grid) in &changes.teams_ended {
-        known(team)?;
+        team_at(team)?;
         let pair = (team.as_str(), grid.as_str());
         if !before.contains(&pair) {
             return Err(ChangesError::TeamNotServing {
@@ -427,10 +529,10 @@ fn apply_teams(
             )));
         }
     }
-    let mut begun: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut begun: Vec<(usize, &str)> = Vec::with_capacity(changes.teams_begun.len());
     let mut added: HashSet<(&str, &str)> = HashSet::with_capacity(changes.teams_begun.len());
     for (team, grid) in &changes.teams_begun {
-        known(team)?;
+        let at = team_at(team)?;
         let pair = (team.as_str(), grid.as_str());
         if (before.contains(&pair) && !ended.contains(&pair)) || !added.insert(pair) {
             return Err(ChangesError::TeamAlreadyServing {
@@ -438,43 +540,56 @@ fn apply_teams(
                 grid: grid.clone(),
             });
         }
-        if !codes.contains(grid.as_str()) {
+        if !is_current(grids, grid) {
             return Err(ChangesError::UnknownGrid {
                 subject: format!("service team '{team}'"),
                 code: grid.clone(),
             });
         }
-        begun.entry(team.as_str()).or_default().push(grid.clone());
+        begun.push((at, grid));
     }
-    let mut out = base.teams.clone();
-    for team in &mut out {
+    for team in teams.iter_mut() {
         let id = team.id.as_str();
         team.grid_codes
             .retain(|g| !ended.contains(&(id, g.as_str())));
-        if let Some(new) = begun.remove(id) {
-            team.grid_codes.extend(new);
+    }
+    for (at, grid) in begun {
+        if let Some(team) = teams.get_mut(at) {
+            team.grid_codes.push(grid.to_string());
         }
+    }
+    for team in teams.iter_mut() {
         team.grid_codes.sort();
     }
-    Ok(out)
+    Ok(teams)
 }
 
 /// A retired grid must not stay named by anything current: its assignments end with it, its
 /// buildings and children go elsewhere.
 fn check_retired_unnamed(
-    retired: &HashSet<&str>,
+    retired: &CodeSet,
     grids: &[Grid],
     buildings: &[Building],
     leaders: &[LeaderAssignment],
     teams: &[ServiceTeam],
 ) -> Result<(), ChangesError> {
-    if retired.is_empty() {
-        return Ok(());
-    }
     let named = |code: &str, by: String| ChangesError::RetiredStillReferenced {
         code: code.to_string(),
         by,
     };
+    // Leaders are sorted by grid: look the retired codes up.
+    for &code in &retired.0 {
+        let at = leaders.partition_point(|l| l.grid_code.as_str() < code);
+        if let Some(l) = leaders.get(at).filter(|l| l.grid_code == code) {
+            return Err(named(
+                code,
+                format!("its {} leader assignment", l.role.as_str()),
+            ));
+        }
+    }
+    if retired.0.is_empty() {
+        return Ok(());
+    }
     if let Some((g, p)) = grids
         .iter()
         .filter(|g| g.valid_to.is_none())
@@ -488,17 +603,8 @@ fn check_retired_unnamed(
     {
         return Err(named(c, format!("building '{}'", b.id)));
     }
-    if let Some(l) = leaders
-        .iter()
-        .find(|l| retired.contains(l.grid_code.as_str()))
-    {
-        return Err(named(
-            &l.grid_code,
-            format!("its {} leader assignment", l.role.as_str()),
-        ));
-    }
     for t in teams {
-        if let Some(c) = t.grid_codes.iter().find(|c| retired.contains(c.as_str())) {
+        if let Some(c) = t.grid_codes.iter().find(|c| retired.contains(c)) {
             return Err(named(c, format!("service team '{}'", t.id)));
         }
     }
@@ -596,7 +702,7 @@ fn b(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
 
-/// The changes as JSON, for the store (see the module documentation for the exact format).
+/// The changes as JSON, for the store (the format is in the module documentation).
 pub fn to_json(changes: &AtlasChanges) -> String {
     let json = ChangesJson {
         grids: changes.grids.iter().map(grid_json).collect(),
@@ -748,4 +854,4 @@ fn multipolygon(value: &GeometryValue) -> Result<MultiPolygon<f64>, String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

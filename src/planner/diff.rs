@@ -5,9 +5,11 @@
 //!
 //! Leaders appear by name and role only: contact details never enter the report.
 //!
-//! Cost: hash maps by code, one walk over the buildings (each building's chain compared
-//! without allocating; only impacted buildings are written out), and boolean operations only
-//! for grids whose geometry actually changed.
+//! Cost: the plan's changes ([`changes::between`], merge walks over sorted data), then one walk
+//! over the buildings in which a building is looked at closely only when its grid changes or
+//! its chain holds a grid whose parent, leaders or team changed (compared without allocating;
+//! only impacted buildings are written out); boolean operations only for grids whose geometry
+//! actually changed.
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,9 +17,12 @@ use geo::{BooleanOps, MultiPolygon};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::changes;
 use crate::geometry::measure::geodesic_area_m2;
 use crate::geometry::validity::guarded;
-use crate::model::{Building, Dataset, Grid, GridLevel, LeaderRole, ServiceTeam};
+use crate::model::{
+    AtlasChanges, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole, Person, ServiceTeam,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DiffReport {
@@ -133,10 +138,12 @@ pub struct TeamName {
 
 /// What `plan` changes with respect to `base`.
 pub fn report(base: &Dataset, plan: &Dataset) -> DiffReport {
+    // The same difference a publish writes: the report and the publish always agree.
+    let changes = changes::between(base, plan);
     let before = Atlas::new(base);
     let after = Atlas::new(plan);
-    let (grids_added, grids_removed, grids_changed) = grid_diff(&before, &after);
-    let (buildings_moved, impact) = building_diff(base, &before, plan, &after);
+    let (grids_added, grids_removed, grids_changed) = grid_diff(&changes, &before);
+    let (buildings_moved, impact) = building_diff(base, &before, plan, &after, &changes);
     let addresses: HashSet<&str> = impact
         .iter()
         .flat_map(|i| i.addresses.iter().map(String::as_str))
@@ -161,26 +168,26 @@ pub fn report(base: &Dataset, plan: &Dataset) -> DiffReport {
 // --- grids ---------------------------------------------------------------------------------
 
 fn grid_diff(
+    changes: &AtlasChanges,
     before: &Atlas,
-    after: &Atlas,
 ) -> (Vec<GridAdded>, Vec<GridRemoved>, Vec<GridChanged>) {
-    let mut added: Vec<GridAdded> = after
-        .grids
-        .values()
-        .filter(|g| !before.grids.contains_key(g.code.as_str()))
-        .map(|g| GridAdded {
-            code: g.code.clone(),
-            level: g.level,
-            name: g.name.clone(),
-            parent_code: g.parent_code.clone(),
-            area_m2: geodesic_area_m2(&g.geometry),
-        })
-        .collect();
-    added.sort_by(|a, b| a.code.cmp(&b.code));
-    let mut removed: Vec<GridRemoved> = before
-        .grids
-        .values()
-        .filter(|g| !after.grids.contains_key(g.code.as_str()))
+    let (mut added, mut changed) = (Vec::new(), Vec::new());
+    for g in &changes.grids {
+        match before.grid(&g.code) {
+            Some(old) => changed.extend(changed_grid(old, g)),
+            None => added.push(GridAdded {
+                code: g.code.clone(),
+                level: g.level,
+                name: g.name.clone(),
+                parent_code: g.parent_code.clone(),
+                area_m2: geodesic_area_m2(&g.geometry),
+            }),
+        }
+    }
+    let removed = changes
+        .retired
+        .iter()
+        .filter_map(|code| before.grid(code))
         .map(|g| GridRemoved {
             code: g.code.clone(),
             level: g.level,
@@ -188,16 +195,6 @@ fn grid_diff(
             area_m2: geodesic_area_m2(&g.geometry),
         })
         .collect();
-    removed.sort_by(|a, b| a.code.cmp(&b.code));
-    let mut changed: Vec<GridChanged> = after
-        .grids
-        .values()
-        .filter_map(|g| {
-            let old = before.grids.get(g.code.as_str())?;
-            changed_grid(old, g)
-        })
-        .collect();
-    changed.sort_by(|a, b| a.code.cmp(&b.code));
     (added, removed, changed)
 }
 
@@ -244,87 +241,94 @@ fn area_of_difference(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> Option<f6
 /// Grids deeper than this are not followed: a chain has 3 levels, a longer one is a cycle.
 const MAX_CHAIN: usize = 8;
 
-/// One side of the diff, indexed by grid code.
+/// One side of the diff: current grids, leader assignments, people and team assignments,
+/// sorted for bisection. Sorting what is already sorted (a dataset read in order, or one a
+/// plan materialised) is linear, and nothing is hashed per grid.
 struct Atlas<'a> {
-    grids: HashMap<&'a str, &'a Grid>,
-    /// Leaders of a grid as (role, person's name), in role order.
-    leaders: HashMap<&'a str, Vec<(LeaderRole, &'a str)>>,
-    /// The team serving a grid (the smallest id when several do).
-    team: HashMap<&'a str, &'a ServiceTeam>,
+    grids: Vec<&'a Grid>,
+    /// By grid, then role, then person.
+    leaders: Vec<&'a LeaderAssignment>,
+    people: Vec<&'a Person>,
+    /// (grid code, team) by grid code, then team id.
+    teams: Vec<(&'a str, &'a ServiceTeam)>,
 }
 
 impl<'a> Atlas<'a> {
     fn new(ds: &'a Dataset) -> Self {
-        let grids: HashMap<&str, &Grid> = ds
-            .grids
+        let mut teams: Vec<(&str, &ServiceTeam)> = ds
+            .teams
             .iter()
-            .filter(|g| g.valid_to.is_none())
-            .map(|g| (g.code.as_str(), g))
+            .flat_map(|t| t.grid_codes.iter().map(move |c| (c.as_str(), t)))
             .collect();
-        let names: HashMap<&str, &str> = ds
-            .people
-            .iter()
-            .map(|p| (p.id.as_str(), p.name.as_str()))
-            .collect();
-        let mut leaders: HashMap<&str, Vec<(LeaderRole, &str)>> = HashMap::new();
-        for l in &ds.leaders {
-            // A person the dataset lacks is shown by id: never by anything else about them.
-            let name = names
-                .get(l.person_id.as_str())
-                .copied()
-                .unwrap_or(l.person_id.as_str());
-            leaders
-                .entry(l.grid_code.as_str())
-                .or_default()
-                .push((l.role, name));
-        }
-        for v in leaders.values_mut() {
-            v.sort_unstable();
-        }
-        let mut team: HashMap<&str, &ServiceTeam> = HashMap::new();
-        for t in &ds.teams {
-            for c in &t.grid_codes {
-                let e = team.entry(c.as_str()).or_insert(t);
-                if t.id < e.id {
-                    *e = t;
-                }
-            }
-        }
+        teams.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
         Atlas {
-            grids,
-            leaders,
-            team,
+            grids: changes::current_by_code(ds),
+            leaders: changes::sorted_by(ds.leaders.iter(), |l| {
+                (l.grid_code.as_str(), l.role, l.person_id.as_str())
+            }),
+            people: changes::sorted_by(ds.people.iter(), |p| p.id.as_str()),
+            teams,
         }
+    }
+
+    fn grid(&self, code: &str) -> Option<&'a Grid> {
+        let i = self
+            .grids
+            .binary_search_by(|g| g.code.as_str().cmp(code))
+            .ok()?;
+        self.grids.get(i).copied()
+    }
+
+    /// A person's name; a person the dataset lacks is shown by id, never by anything else.
+    fn name(&self, person: &'a str) -> &'a str {
+        self.people
+            .binary_search_by(|p| p.id.as_str().cmp(person))
+            .ok()
+            .and_then(|i| self.people.get(i))
+            .map_or(person, |p| p.name.as_str())
     }
 
     /// The current grids from `code` outwards.
     fn chain<'b>(&'b self, code: Option<&'b str>) -> impl Iterator<Item = &'a Grid> + 'b {
         let mut next = code;
         std::iter::from_fn(move || {
-            let g = *self.grids.get(next?)?;
+            let g = self.grid(next?)?;
             next = g.parent_code.as_deref();
             Some(g)
         })
         .take(MAX_CHAIN)
     }
 
-    /// Leaders of the chain as (grid, role, name), innermost grid first.
+    /// Leaders of the chain as (grid, role, name), innermost grid first, in role order.
     fn leaders_of<'b>(
         &'b self,
         code: Option<&'b str>,
     ) -> impl Iterator<Item = (&'a str, LeaderRole, &'a str)> + 'b {
         self.chain(code).flat_map(move |g| {
+            let code = g.code.as_str();
+            let at = self
+                .leaders
+                .partition_point(|l| l.grid_code.as_str() < code);
             self.leaders
-                .get(g.code.as_str())
-                .into_iter()
-                .flatten()
-                .map(move |&(role, name)| (g.code.as_str(), role, name))
+                .get(at..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(move |l| l.grid_code == code)
+                .map(move |l| (code, l.role, self.name(&l.person_id)))
         })
     }
 
+    /// The team of the innermost grid of the chain that has one (the smallest id when
+    /// several serve it).
     fn team_of(&self, code: Option<&str>) -> Option<&'a ServiceTeam> {
-        self.chain(code)
-            .find_map(|g| self.team.get(g.code.as_str()).copied())
+        self.chain(code).find_map(|g| {
+            let code = g.code.as_str();
+            let at = self.teams.partition_point(|&(c, _)| c < code);
+            self.teams
+                .get(at)
+                .filter(|&&(c, _)| c == code)
+                .map(|&(_, t)| t)
+        })
     }
 
     /// The code of the grid of `level` in the chain.
@@ -374,18 +378,86 @@ fn team_key<'a>(atlas: &Atlas<'a>, code: Option<&str>) -> Option<(&'a str, &'a s
         .map(|t| (t.id.as_str(), t.name.as_str()))
 }
 
+/// Codes whose grid, parent, leaders or team changed (or that appear or go): a building whose
+/// chain avoids them all, in a grid it keeps, keeps its responsibility.
+fn dirty_codes(changes: &AtlasChanges) -> HashSet<&str> {
+    let grids = changes.grids.iter().map(|g| g.code.as_str());
+    let retired = changes.retired.iter().map(String::as_str);
+    let ended = changes.leaders_ended.iter().map(|(g, _)| g.as_str());
+    let begun = changes.leaders_begun.iter().map(|l| l.grid_code.as_str());
+    let teams = (changes.teams_ended.iter())
+        .chain(&changes.teams_begun)
+        .map(|(_, g)| g.as_str());
+    grids
+        .chain(retired)
+        .chain(ended)
+        .chain(begun)
+        .chain(teams)
+        .collect()
+}
+
+/// No code of the chain from `code` outwards (including a parent code that is not a current
+/// grid) is dirty.
+fn clean(after: &Atlas, code: Option<&str>, dirty: &HashSet<&str>) -> bool {
+    let mut next = code;
+    for _ in 0..MAX_CHAIN {
+        let Some(c) = next else { return true };
+        if dirty.contains(c) {
+            return false;
+        }
+        next = after.grid(c).and_then(|g| g.parent_code.as_deref());
+    }
+    // A cycle: compare in full.
+    false
+}
+
+/// A plan cannot change people or teams themselves; if the two sides still differ there, every
+/// building is compared in full rather than trusting the dirty codes.
+fn same_people_and_teams(base: &Dataset, plan: &Dataset) -> bool {
+    let teams = |ds: &Dataset| -> Vec<(String, String)> {
+        let mut v: Vec<_> = ds
+            .teams
+            .iter()
+            .map(|t| (t.id.clone(), t.name.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    base.people == plan.people && teams(base) == teams(plan)
+}
+
 fn building_diff(
     base: &Dataset,
     before: &Atlas,
     plan: &Dataset,
     after: &Atlas,
+    changes: &AtlasChanges,
 ) -> (Vec<BuildingMoved>, Vec<Impact>) {
-    let old: HashMap<&str, &Building> = base.buildings.iter().map(|b| (b.id.as_str(), b)).collect();
+    let dirty = dirty_codes(changes);
+    let compare_all = !same_people_and_teams(base, plan);
+    // The base grid of each building the plan moves; every other keeps its grid.
+    let moved_ids: HashSet<&str> = changes
+        .building_grids
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let was_in: HashMap<&str, Option<&str>> = if moved_ids.is_empty() {
+        HashMap::new()
+    } else {
+        base.buildings
+            .iter()
+            .filter(|b| moved_ids.contains(b.id.as_str()))
+            .map(|b| (b.id.as_str(), b.grid_code.as_deref()))
+            .collect()
+    };
     let mut moved = Vec::new();
     let mut impact = Vec::new();
     for b in &plan.buildings {
-        let was = old.get(b.id.as_str()).and_then(|o| o.grid_code.as_deref());
         let is = b.grid_code.as_deref();
+        let was = was_in.get(b.id.as_str()).copied().unwrap_or(is);
+        if !compare_all && was == is && clean(after, is, &dirty) {
+            continue;
+        }
         let from = before.at_level(was, GridLevel::BuildingGroup);
         let to = after.at_level(is, GridLevel::BuildingGroup);
         if from != to {

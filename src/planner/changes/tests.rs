@@ -8,7 +8,7 @@ use super::*;
 use crate::fixtures::{building, grid, rect};
 use crate::model::{LeaderAssignment, Person, ServiceTeam};
 
-fn sample() -> &'static Dataset {
+pub(crate) fn sample() -> &'static Dataset {
     static SAMPLE: OnceLock<Dataset> = OnceLock::new();
     SAMPLE.get_or_init(|| {
         crate::import::geodata::read_folder(&Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"))
@@ -533,7 +533,7 @@ fn json_errors_name_the_problem() {
 
 /// One random change to a plan, by indices taken modulo what exists.
 #[derive(Debug, Clone)]
-enum Op {
+pub(crate) enum Op {
     Rename(usize),
     Reshape(usize, f64),
     /// Retire a building grid: its buildings go to another building grid (or none).
@@ -545,7 +545,7 @@ enum Op {
     Team(usize, usize, bool),
 }
 
-fn arb_op() -> impl Strategy<Value = Op> {
+pub(crate) fn arb_op() -> impl Strategy<Value = Op> {
     let i = || 0usize..1000;
     prop_oneof![
         i().prop_map(Op::Rename),
@@ -570,7 +570,7 @@ fn pick<T: Clone>(v: &[T], i: usize) -> Option<T> {
     (!v.is_empty()).then(|| v[i % v.len()].clone())
 }
 
-fn run(ds: &mut Dataset, op: &Op, serial: &mut u32) {
+pub(crate) fn run(ds: &mut Dataset, op: &Op, serial: &mut u32) {
     let cells = codes_of(ds, GridLevel::Building);
     match *op {
         Op::Rename(i) => {

@@ -366,3 +366,50 @@ fn a_rebalanced_sample_neighborhood_reports_consistently() {
         );
     }
 }
+
+mod property {
+    use proptest::prelude::*;
+
+    use super::super::*;
+    use crate::planner::changes::tests::{arb_op, run, sample};
+
+    /// The impact list computed the slow way: every building compared in full.
+    fn impacted_in_full(base: &Dataset, plan: &Dataset) -> Vec<String> {
+        let (before, after) = (Atlas::new(base), Atlas::new(plan));
+        let mut ids: Vec<String> = plan
+            .buildings
+            .iter()
+            .filter(|b| {
+                let was = base
+                    .buildings
+                    .iter()
+                    .find(|o| o.id == b.id)
+                    .and_then(|o| o.grid_code.as_deref());
+                before.responsibility(was) != after.responsibility(b.grid_code.as_deref())
+            })
+            .map(|b| b.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn skipping_clean_chains_misses_no_impact(ops in prop::collection::vec(arb_op(), 0..10)) {
+            let base = sample();
+            let mut plan = base.clone();
+            let mut serial = 0;
+            for op in &ops {
+                run(&mut plan, op, &mut serial);
+            }
+            let r = report(base, &plan);
+            let got: Vec<String> = r.impact.iter().map(|i| i.building.clone()).collect();
+            prop_assert_eq!(got, impacted_in_full(base, &plan));
+            for i in &r.impact {
+                prop_assert!(i.before.leaders != i.after.leaders || i.before.team != i.after.team);
+            }
+        }
+    }
+}

@@ -911,3 +911,22 @@ proptest! {
         prop_assert_eq!(out.buildings.len(), ds.buildings.len());
     }
 }
+
+#[test]
+fn the_openapi_schema_names_every_op() {
+    let schema = serde_json::to_string(&<Edit as utoipa::PartialSchema>::schema()).expect("json");
+    for op in [
+        "replace_geometry",
+        "rename",
+        "add",
+        "split",
+        "merge",
+        "move_building",
+        "retire",
+    ] {
+        assert!(
+            schema.contains(&format!("\"{op}\"")),
+            "{op} missing from {schema}"
+        );
+    }
+}
