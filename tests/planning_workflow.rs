@@ -457,3 +457,152 @@ async fn bad_plan_requests_get_problems_and_change_nothing() {
         .expect("a list");
     app.get("/v1/grids/000/history").await.problem(404);
 }
+
+/// The structural edits over HTTP: split a building group in two along a meridian, merge the
+/// parts back under a new code (the same ground), add a grid and retire it again, rename.
+#[tokio::test]
+async fn split_merge_add_retire_and_rename_over_http() {
+    use geo::{BooleanOps, BoundingRect, MultiPolygon, Rect};
+
+    let app = app().await;
+    let (plan, _) = create_plan(&app, "structure").await;
+    let edit = |body: Value| {
+        let app = &app;
+        async move {
+            let reply = app
+                .post_json(&format!("/v1/plans/{plan}/edits"), &body, Some(PLANNER))
+                .await;
+            assert_eq!(reply.status, 200, "{body}: {}", reply.text());
+            reply.json()["changes"].clone()
+        }
+    };
+    let group = format!("{HOOD}02");
+    let detail = app.get(&format!("/v1/grids/{group}")).await.json();
+    let shape: MultiPolygon<f64> = {
+        let g: geojson::Geometry =
+            serde_json::from_value(detail["geometry"].clone()).expect("GeoJSON");
+        g.try_into().expect("a multipolygon")
+    };
+    let bbox = shape.bounding_rect().expect("a bounding box");
+    let mid = (bbox.min().x + bbox.max().x) / 2.0;
+    let half = |x0: f64, x1: f64| {
+        let cut = Rect::new((x0, bbox.min().y - 1.0), (x1, bbox.max().y + 1.0)).to_polygon();
+        let part = shape.intersection(&MultiPolygon(vec![cut]));
+        serde_json::to_value(geojson::Geometry::from(&part)).expect("GeoJSON")
+    };
+    let changes = edit(json!({ "op": "split", "code": group, "parts": [
+        { "code": format!("{HOOD}05"), "name": "张园西", "geometry": half(bbox.min().x - 1.0, mid) },
+        { "code": format!("{HOOD}06"), "name": "张园东", "geometry": half(mid, bbox.max().x + 1.0) },
+    ]}))
+    .await;
+    assert_eq!(
+        changes["grids_retired"]
+            .as_array()
+            .map(|r| r.contains(&json!(group))),
+        Some(true),
+        "{changes}"
+    );
+    let added: Vec<String> = serde_json::from_value(changes["grids_added"].clone()).expect("codes");
+    assert!(
+        added.contains(&format!("{HOOD}05")) && added.contains(&format!("{HOOD}06")),
+        "{added:?}"
+    );
+    // The group's building grids went to the parts, re-coded under them.
+    assert!(
+        added
+            .iter()
+            .any(|c| c.starts_with(&format!("{HOOD}05")) && c.len() == 16)
+            || added
+                .iter()
+                .any(|c| c.starts_with(&format!("{HOOD}06")) && c.len() == 16),
+        "{added:?}"
+    );
+
+    let changes = edit(
+        json!({ "op": "merge", "codes": [format!("{HOOD}05"), format!("{HOOD}06")],
+        "code": format!("{HOOD}07"), "name": "张园" }),
+    )
+    .await;
+    let added: Vec<String> = serde_json::from_value(changes["grids_added"].clone()).expect("codes");
+    assert!(added.contains(&format!("{HOOD}07")), "{added:?}");
+    assert!(
+        !added.contains(&format!("{HOOD}05")),
+        "merged parts are gone: {added:?}"
+    );
+
+    // The merged group covers the same ground as the one that was split.
+    let diff = app
+        .get_as(&format!("/v1/plans/{plan}/diff"), PLANNER)
+        .await
+        .json();
+    let merged_area = diff["grids_added"]
+        .as_array()
+        .expect("added")
+        .iter()
+        .find(|g| g["code"] == format!("{HOOD}07"))
+        .and_then(|g| g["area_m2"].as_f64())
+        .expect("area");
+    let original_area = diff["grids_removed"]
+        .as_array()
+        .expect("removed")
+        .iter()
+        .find(|g| g["code"] == group)
+        .and_then(|g| g["area_m2"].as_f64())
+        .expect("area");
+    assert!(
+        (merged_area - original_area).abs() < 1.0,
+        "{merged_area} vs {original_area}"
+    );
+
+    // A new building grid, then retired again: the plan no longer holds it.
+    let tiny = json!({ "type": "Polygon", "coordinates": [[
+        [mid, bbox.min().y + 0.0001], [mid + 0.0001, bbox.min().y + 0.0001],
+        [mid + 0.0001, bbox.min().y + 0.0002], [mid, bbox.min().y + 0.0002], [mid, bbox.min().y + 0.0001]]] });
+    let new_cell = format!("{HOOD}07009");
+    let changes = edit(
+        json!({ "op": "add", "code": new_cell, "name": "新楼宇网格", "level": "building",
+        "parent_code": format!("{HOOD}07"), "geometry": tiny }),
+    )
+    .await;
+    assert!(
+        changes["grids_added"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!(new_cell)))
+    );
+    let changes = edit(json!({ "op": "retire", "code": new_cell })).await;
+    assert!(
+        !changes["grids_added"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!(new_cell)))
+    );
+    // A grid with buildings cannot be retired; a code that breaks the hierarchy cannot be added.
+    let building_grid = format!("{HOOD}01001");
+    app.post_json(
+        &format!("/v1/plans/{plan}/edits"),
+        &json!({ "op": "retire", "code": building_grid }),
+        Some(PLANNER),
+    )
+    .await
+    .problem(422);
+    app.post_json(
+        &format!("/v1/plans/{plan}/edits"),
+        &json!({ "op": "add", "code": "42", "name": "x",
+        "level": "building", "parent_code": format!("{HOOD}07"), "geometry": tiny }),
+        Some(PLANNER),
+    )
+    .await
+    .problem(422);
+
+    let changes = edit(json!({ "op": "rename", "code": HOOD, "name": "南京西路西片", "name_en": "Nanjing Road West" })).await;
+    assert!(
+        changes["grids_changed"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!(HOOD)))
+    );
+    // Split, merge and rename keep every rule: the plan has no error.
+    let validation = app
+        .get_as(&format!("/v1/plans/{plan}/validation"), PLANNER)
+        .await
+        .json();
+    assert_eq!(validation["errors"], 0, "{validation}");
+}
