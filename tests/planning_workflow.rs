@@ -169,6 +169,25 @@ async fn rebalance_validate_diff_publish_and_history() {
     answered.reverse();
     assert_eq!(answered, chain_before);
 
+    // The batch endpoint too: now and then, in one request each.
+    let batch = |at: Option<&str>| {
+        let uri = match at {
+            Some(t) => format!("/v1/lookup/batch?at={}", enc(t)),
+            None => "/v1/lookup/batch".to_string(),
+        };
+        let body = json!({ "items": [{ "building": building }] });
+        let app = &app;
+        async move {
+            let reply = app.post_json(&uri, &body, None).await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+            let mut answered = codes(&reply.json()["results"][0]["answer"]);
+            answered.reverse();
+            answered
+        }
+    };
+    assert_eq!(batch(None).await, chain_after);
+    assert_eq!(batch(Some(&before_publish)).await, chain_before);
+
     // The diff of the published plan is read from history, and is the one shown before.
     let diff_after = app.get_as(&format!("/v1/plans/{plan}/diff"), PLANNER).await;
     assert_eq!(diff_after.status, 200, "{}", diff_after.text());
@@ -456,6 +475,31 @@ async fn bad_plan_requests_get_problems_and_change_nothing() {
         .map(|g| assert!(g.is_empty()))
         .expect("a list");
     app.get("/v1/grids/000/history").await.problem(404);
+
+    // The OpenAPI document describes every plan and history endpoint.
+    let openapi = app.get("/openapi.json").await.json();
+    for path in [
+        "/v1/plans",
+        "/v1/plans/{id}",
+        "/v1/plans/{id}/edits",
+        "/v1/plans/{id}/recompute",
+        "/v1/plans/{id}/rebalance",
+        "/v1/plans/{id}/validation",
+        "/v1/plans/{id}/diff",
+        "/v1/plans/{id}/publish",
+        "/v1/grids/{code}/history",
+        "/v1/versions",
+    ] {
+        assert!(
+            openapi["paths"][path].is_object(),
+            "{path} is not documented"
+        );
+    }
+    let lookup_params = openapi["paths"]["/v1/lookup"]["get"]["parameters"].to_string();
+    assert!(
+        lookup_params.contains("\"at\""),
+        "at= is documented on lookups"
+    );
 }
 
 /// The structural edits over HTTP: split a building group in two along a meridian, merge the
