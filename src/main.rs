@@ -80,6 +80,9 @@ struct ServeArgs {
     /// Bearer token that may draft, validate and publish plans.
     #[arg(long, env = "GRIDATLAS_PLANNER_TOKEN", hide_env_values = true)]
     planner_token: Option<String>,
+    /// Snapshots of earlier moments kept in memory for `at=` (each is as large as the atlas).
+    #[arg(long, env = "GRIDATLAS_HISTORY_SNAPSHOTS", default_value_t = gridatlas::atlas::history::DEFAULT_HISTORY_SNAPSHOTS)]
+    history_snapshots: usize,
 }
 
 #[derive(Subcommand)]
@@ -160,6 +163,9 @@ impl ServeArgs {
             admin_token: var("GRIDATLAS_ADMIN_TOKEN"),
             dispatcher_token: var("GRIDATLAS_DISPATCHER_TOKEN"),
             planner_token: var("GRIDATLAS_PLANNER_TOKEN"),
+            history_snapshots: var("GRIDATLAS_HISTORY_SNAPSHOTS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(gridatlas::atlas::history::DEFAULT_HISTORY_SNAPSHOTS),
         }
     }
 }
@@ -177,7 +183,7 @@ async fn serve(database_url: &str, seed: Option<&Path>, args: ServeArgs) -> Resu
     if auth.admin_token.is_none() {
         tracing::info!("no admin token configured: writes are disabled");
     }
-    let state = AppState::new(atlas, store, auth);
+    let state = AppState::new(atlas, store, auth).with_history_snapshots(args.history_snapshots);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

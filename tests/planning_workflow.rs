@@ -188,6 +188,10 @@ async fn rebalance_validate_diff_publish_and_history() {
     assert_eq!(batch(None).await, chain_after);
     assert_eq!(batch(Some(&before_publish)).await, chain_before);
 
+    let ready = app.get("/readyz").await.json();
+    assert_eq!(ready["snapshot"]["version"].as_u64(), Some(version));
+    assert_eq!(ready["snapshot"]["history_snapshots"], 1, "{ready}");
+
     // The diff of the published plan is read from history, and is the one shown before.
     let diff_after = app.get_as(&format!("/v1/plans/{plan}/diff"), PLANNER).await;
     assert_eq!(diff_after.status, 200, "{}", diff_after.text());

@@ -23,10 +23,14 @@ pub async fn healthz() -> Json<Health> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SnapshotInfo {
     pub generation: u64,
+    /// The atlas version (the store's version log) the snapshot answers from.
+    pub version: u64,
     pub loaded_at: DateTime<Utc>,
     pub grids: usize,
     pub buildings: usize,
     pub addresses: usize,
+    /// Snapshots of earlier moments held for `at=`.
+    pub history_snapshots: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,10 +55,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     let ping = state.store.ping().await;
     let info = SnapshotInfo {
         generation: snapshot.generation,
+        version: snapshot.version,
         loaded_at: snapshot.loaded_at,
         grids: snapshot.spatial.grids.len(),
         buildings: snapshot.spatial.buildings.len(),
         addresses: snapshot.spatial.addresses.len(),
+        history_snapshots: state.history.len(),
     };
     let status = if ping.is_ok() {
         StatusCode::OK

@@ -57,6 +57,12 @@ impl AppState {
             plan_writes: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
+
+    /// Keeps up to `n` snapshots of earlier moments for `at=` (at least one).
+    pub fn with_history_snapshots(mut self, n: usize) -> AppState {
+        self.history = Arc::new(HistoryCache::new(n));
+        self
+    }
 }
 
 #[derive(OpenApi)]
