@@ -58,6 +58,7 @@ impl Snapshot {
             teams,
         } = ds;
         let spatial = Arc::new(Spatial::build(grids, buildings));
+        let mut phase = Phases::start();
         let roster = Arc::new(Roster::build(
             &spatial,
             Attributes {
@@ -66,6 +67,7 @@ impl Snapshot {
                 teams,
             },
         ));
+        phase.mark("roster");
         Snapshot {
             spatial,
             roster,
@@ -184,6 +186,30 @@ impl Atlas {
             loaded_at: Utc::now(),
         }));
         Ok(())
+    }
+}
+
+/// Times the phases of a snapshot build, as `snapshot phase` debug events.
+pub(crate) struct Phases {
+    last: Instant,
+}
+
+impl Phases {
+    pub(crate) fn start() -> Phases {
+        Phases {
+            last: Instant::now(),
+        }
+    }
+
+    /// The time since the previous mark (or the start), under `phase`.
+    pub(crate) fn mark(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        tracing::debug!(
+            phase,
+            ms = (now - self.last).as_secs_f64() * 1e3,
+            "snapshot phase"
+        );
+        self.last = now;
     }
 }
 

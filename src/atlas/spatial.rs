@@ -134,13 +134,16 @@ fn address_index(buildings: &[BuildingEntry]) -> (AddressIndex, AddressWarnings)
 
 impl Spatial {
     pub fn build(grids: Vec<Grid>, buildings: Vec<Building>) -> Spatial {
+        let mut phase = super::Phases::start();
         let mut grids: Vec<Grid> = grids.into_iter().filter(|g| g.valid_to.is_none()).collect();
         grids.sort_by(|a, b| a.code.cmp(&b.code));
+        phase.mark("grids sorted");
         let grid_by_code: HashMap<String, u32> = grids
             .iter()
             .enumerate()
             .map(|(i, g)| (g.code.clone(), i as u32))
             .collect();
+        phase.mark("grid_by_code");
         let grids: Vec<GridEntry> = grids
             .into_iter()
             .map(|g| GridEntry {
@@ -158,6 +161,7 @@ impl Spatial {
                 valid_from: g.valid_from,
             })
             .collect();
+        phase.mark("grid entries (parent, bbox)");
         let level_trees = GridLevel::ALL.map(|level| {
             RTree::bulk_load_with_params(
                 grids
@@ -168,14 +172,17 @@ impl Spatial {
                     .collect(),
             )
         });
+        phase.mark("level trees");
 
         let mut buildings = buildings;
         buildings.sort_by(|a, b| a.id.cmp(&b.id));
+        phase.mark("buildings sorted");
         let building_by_id = buildings
             .iter()
             .enumerate()
             .map(|(i, b)| (b.id.clone(), i as u32))
             .collect();
+        phase.mark("building_by_id");
         let buildings: Vec<BuildingEntry> = buildings
             .into_iter()
             .map(|b| BuildingEntry {
@@ -191,11 +198,21 @@ impl Spatial {
                 building: b,
             })
             .collect();
+        phase.mark("building entries (grid, anchor)");
         // The address index is the longest part of a build at city scale: make it on a second
         // core while this one bulk-loads the R-trees.
         let (addresses, address_warnings, building_tree, children, buildings_of_grid) =
             std::thread::scope(|scope| {
-                let index = scope.spawn(|| address_index(&buildings));
+                let index = scope.spawn(|| {
+                    let t = std::time::Instant::now();
+                    let built = address_index(&buildings);
+                    tracing::debug!(
+                        phase = "address index (second thread)",
+                        ms = t.elapsed().as_secs_f64() * 1e3,
+                        "snapshot phase"
+                    );
+                    built
+                });
                 let building_tree = RTree::bulk_load_with_params(
                     buildings
                         .iter()
@@ -203,6 +220,7 @@ impl Spatial {
                         .map(|(i, b)| envelope(rect_of(&b.building.footprint), i as u32))
                         .collect(),
                 );
+                phase.mark("building tree");
                 let mut children = vec![Vec::new(); grids.len()];
                 for (i, g) in grids.iter().enumerate() {
                     if let Some(p) = g.parent {
@@ -215,11 +233,13 @@ impl Spatial {
                         buildings_of_grid[g as usize].push(i as u32);
                     }
                 }
+                phase.mark("children, buildings_of_grid");
                 let (addresses, warnings) = match index.join() {
                     Ok(built) => built,
                     // Index building never panics on data; if it ever did, answer without it.
                     Err(_) => (AddressIndexBuilder::new().build(), Vec::new()),
                 };
+                phase.mark("waiting for the address index");
                 (
                     addresses,
                     warnings,
