@@ -3,13 +3,16 @@
 //! `cargo run --release --example snapshot_build -- [CITY_DIR] [REPEATS]`; the city folder
 //! defaults to the one `benches/city.rs` generates for 100,000 buildings
 //! (`target/bench-city/100000-seed7`, made by `GRIDATLAS_BENCH_BUILDINGS=100000 cargo bench
-//! --bench city`). Phases are the `snapshot phase` debug events of the build; set
-//! `RUST_LOG=gridatlas::atlas=debug` to see them.
+//! --bench city`). Phases are the `snapshot phase` debug events of the build, shown by
+//! default (`RUST_LOG=off` hides them).
 //!
 //! Every repeat measures the reference (cloning the dataset) in the same run, then the build
 //! from a fresh clone, then dropping the snapshot. Heap figures come from a counting wrapper
 //! around mimalloc (live bytes exactly, only with `--heap` as first argument: counting slows
 //! the build down); VmRSS/VmHWM from /proc/self/status.
+//!
+//! With `VERIFY_ANCHORS=1`, it first checks that `geometry::interior::interior_point` gives
+//! geo's interior point bit for bit on every footprint and grid of the city.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::path::PathBuf;
@@ -109,6 +112,7 @@ fn main() {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-city/100000-seed7")
     });
     let repeats: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let verify = std::env::var_os("VERIFY_ANCHORS").is_some();
 
     status("start");
     let started = Instant::now();
@@ -120,6 +124,10 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     status("dataset read");
+
+    if verify {
+        verify_anchors(&ds);
+    }
 
     let mut clones = Vec::new();
     let mut builds = Vec::new();
@@ -140,15 +148,20 @@ fn main() {
         let peak = PEAK.load(Ordering::Relaxed);
         eprintln!(
             "repeat {r}: clone (reference) {clone_s:.3} s, build {build_s:.3} s \
-             ({} grids, {} buildings, {} addresses); heap before {:.1} MiB (dataset copy \
-             included), after {:.1} MiB, peak during build {:.1} MiB",
+             ({} grids, {} buildings, {} addresses)",
             snapshot.spatial.grids.len(),
             snapshot.spatial.buildings.len(),
             snapshot.spatial.addresses.len(),
-            mib(before),
-            mib(after),
-            mib(peak),
         );
+        if counting() {
+            eprintln!(
+                "repeat {r}: heap before {:.1} MiB (dataset copy included), after {:.1} MiB, \
+                 peak during build {:.1} MiB",
+                mib(before),
+                mib(after),
+                mib(peak),
+            );
+        }
         status("snapshot built");
         let t = Instant::now();
         drop(snapshot);
@@ -160,7 +173,7 @@ fn main() {
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
     eprintln!(
         "median of {repeats}: clone (reference) {:.3} s, build {:.3} s, drop {:.3} s",
@@ -223,4 +236,30 @@ fn heap_breakdown(ds: &gridatlas::model::Dataset) {
         );
         Box::new(index)
     });
+}
+
+/// `geometry::interior::interior_point` against geo's `interior_point`, on every footprint and
+/// every grid of the city.
+fn verify_anchors(ds: &gridatlas::model::Dataset) {
+    use geo::InteriorPoint;
+    use gridatlas::geometry::interior::interior_point;
+    let shapes: Vec<&geo::MultiPolygon<f64>> = ds
+        .buildings
+        .iter()
+        .map(|b| &b.footprint)
+        .chain(ds.grids.iter().map(|g| &g.geometry))
+        .collect();
+    let bits = |p: Option<geo::Point<f64>>| p.map(|p| (p.x().to_bits(), p.y().to_bits()));
+    let t = Instant::now();
+    let ours: Vec<_> = shapes.iter().map(|s| bits(interior_point(s))).collect();
+    let ours_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let theirs: Vec<_> = shapes.iter().map(|s| bits(s.interior_point())).collect();
+    let theirs_s = t.elapsed().as_secs_f64();
+    let differ = ours.iter().zip(&theirs).filter(|(a, b)| a != b).count();
+    eprintln!(
+        "anchors: {} shapes, {differ} differ from geo; geometry::interior {ours_s:.3} s, geo {theirs_s:.3} s",
+        shapes.len()
+    );
+    assert_eq!(differ, 0, "interior points differ from geo's");
 }

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use geo::coordinate_position::CoordPos;
-use geo::{BoundingRect, Coord, CoordinatePosition, InteriorPoint, MultiPolygon, Rect};
+use geo::{BoundingRect, Coord, CoordinatePosition, MultiPolygon, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RStarInsertionStrategy, RTree, RTreeParams};
 
 use crate::address::{AddressIndex, AddressIndexBuilder};
+use crate::geometry::interior::interior_point;
 use crate::geometry::measure;
 use crate::model::{Building, Grid, GridLevel};
 
@@ -190,9 +191,7 @@ impl Spatial {
                     .grid_code
                     .as_ref()
                     .and_then(|c| grid_by_code.get(c).copied()),
-                anchor: b
-                    .footprint
-                    .interior_point()
+                anchor: interior_point(&b.footprint)
                     .map(|p| p.0)
                     .unwrap_or_else(|| rect_of(&b.footprint).center()),
                 building: b,
