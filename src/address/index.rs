@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use hashbrown::HashTable;
+
 use super::parse::{Parsed, parse, push_sub};
 use super::road::{RoadKey, analyze_zh_road, zh_base_variants};
-use super::text::name_key;
+use super::text::{name_key, push_name_key};
 use super::{AddressError, AddressHit, AddressMiss, MatchKind, Suggestion};
 
 /// Most suggestions a miss carries.
@@ -131,12 +133,31 @@ impl Entry {
     }
 }
 
-#[derive(Debug, Clone)]
+/// A building name or alias. Its text lives in [`Tables::name_text`]: no allocation per name
+/// (an index of a million buildings holds four million names).
+#[derive(Debug, Clone, Copy)]
 struct NameEntry {
-    display: Box<str>,
-    key: Box<str>,
+    /// The name as given, trimmed: `name_text[display.0..display.0 + display.1]`.
+    display: (u32, u32),
+    /// The normalised key ([`name_key`]); the same span as `display` when they are equal.
+    key: (u32, u32),
     chars: u32,
     building: u32,
+    /// Next entry with the same key, in the order added.
+    next: u32,
+}
+
+/// The entries of one name key: the first and the last, chained by [`NameEntry::next`].
+#[derive(Debug, Clone, Copy)]
+struct NameSlot {
+    first: u32,
+    last: u32,
+}
+
+fn hash_key(key: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(key.as_bytes());
+    h.finish()
 }
 
 #[derive(Debug, Clone, Default)]
@@ -147,13 +168,68 @@ struct Tables {
     addrs: FxMap<AddrKey, u32>,
     entries: Vec<Entry>,
     names: Vec<NameEntry>,
-    name_map: FxMap<Box<str>, Vec<u32>>,
+    /// The text of every name and key, back to back.
+    name_text: String,
+    /// Name keys to their entries, hashed by [`hash_key`].
+    name_map: HashTable<NameSlot>,
+}
+
+/// The text of a span of [`Tables::name_text`].
+fn span(text: &str, (start, len): (u32, u32)) -> &str {
+    text.get(start as usize..start as usize + len as usize)
+        .unwrap_or("")
+}
+
+impl Tables {
+    fn text(&self, s: (u32, u32)) -> &str {
+        span(&self.name_text, s)
+    }
+
+    fn name_key(&self, n: &NameEntry) -> &str {
+        self.text(n.key)
+    }
+
+    fn name_display(&self, n: &NameEntry) -> &str {
+        self.text(n.display)
+    }
+
+    /// The entries named by a key, in the order added.
+    fn names_with_key(&self, key: &str) -> Vec<&NameEntry> {
+        let mut out = Vec::new();
+        let Some(slot) = self.name_map.find(hash_key(key), |s| {
+            self.names
+                .get(s.first as usize)
+                .is_some_and(|n| self.name_key(n) == key)
+        }) else {
+            return out;
+        };
+        let mut cur = slot.first;
+        while let Some(n) = self.names.get(cur as usize) {
+            out.push(n);
+            if n.next == NO_NEXT {
+                break;
+            }
+            cur = n.next;
+        }
+        out
+    }
+
+    /// Appends `s` to the name text, as a span (None when the text would outgrow a u32).
+    fn push_text(&mut self, s: &str) -> Option<(u32, u32)> {
+        let start = u32::try_from(self.name_text.len()).ok()?;
+        let len = u32::try_from(s.len()).ok()?;
+        start.checked_add(len)?;
+        self.name_text.push_str(s);
+        Some((start, len))
+    }
 }
 
 /// Collects addresses and names, then [`build`](Self::build)s the index.
 #[derive(Debug, Clone, Default)]
 pub struct AddressIndexBuilder {
     t: Tables,
+    /// Scratch for the key of the name being added.
+    key: String,
 }
 
 impl AddressIndexBuilder {
@@ -267,28 +343,103 @@ impl AddressIndexBuilder {
         if display.chars().count() > super::MAX_QUERY_CHARS {
             return;
         }
-        let key = name_key(display);
-        if key.is_empty() {
+        let mut key = std::mem::take(&mut self.key);
+        key.clear();
+        push_name_key(display, &mut key);
+        if !key.is_empty() {
+            self.add_name_key(display, &key, building);
+        }
+        self.key = key;
+    }
+
+    /// Room for about `addresses` more addresses and `names` more names of `name_bytes` bytes
+    /// in all (an index of a city is built without growing its tables as it goes).
+    pub fn reserve(&mut self, addresses: usize, names: usize, name_bytes: usize) {
+        let t = &mut self.t;
+        t.entries.reserve(addresses);
+        t.addrs.reserve(addresses);
+        t.names.reserve(names);
+        // Keys are often the name itself; English names add a shorter key.
+        t.name_text.reserve(name_bytes + name_bytes / 2);
+        // Most names are distinct keys.
+        let (entries, text) = (&t.names, &t.name_text);
+        t.name_map.reserve(names, |s| {
+            entries
+                .get(s.first as usize)
+                .map_or(0, |n| hash_key(span(text, n.key)))
+        });
+    }
+
+    fn add_name_key(&mut self, display: &str, key: &str, building: u32) {
+        let t = &mut self.t;
+        let Ok(id) = u32::try_from(t.names.len()) else {
+            return;
+        };
+        if id == NO_NEXT {
             return;
         }
-        let t = &mut self.t;
-        let ids = t.name_map.entry(key.as_str().into()).or_default();
+        let hash = hash_key(key);
+        let (names, text) = (&t.names, &t.name_text);
+        let known = t
+            .name_map
+            .find(hash, |s| {
+                names
+                    .get(s.first as usize)
+                    .is_some_and(|n| span(text, n.key) == key)
+            })
+            .copied();
         // A building's names are added one after another, so a repeat of this building can
         // only be the last entry; scanning them all was quadratic for common names.
-        if ids.last().is_some_and(|&i| {
-            t.names
-                .get(i as usize)
+        if let Some(slot) = known
+            && t.names
+                .get(slot.last as usize)
                 .is_some_and(|n| n.building == building)
-        }) {
+        {
             return;
         }
-        ids.push(t.names.len() as u32);
+        let Some(display_span) = t.push_text(display) else {
+            return;
+        };
+        let key_span = if key == display {
+            display_span
+        } else {
+            match t.push_text(key) {
+                Some(span) => span,
+                None => return,
+            }
+        };
         t.names.push(NameEntry {
-            display: display.into(),
+            display: display_span,
+            key: key_span,
             chars: key.chars().count() as u32,
-            key: key.into(),
             building,
+            next: NO_NEXT,
         });
+        match known {
+            Some(slot) => {
+                if let Some(last) = t.names.get_mut(slot.last as usize) {
+                    last.next = id;
+                }
+                if let Some(s) = t.name_map.find_mut(hash, |s| s.first == slot.first) {
+                    s.last = id;
+                }
+            }
+            None => {
+                let (names, text) = (&t.names, &t.name_text);
+                t.name_map.insert_unique(
+                    hash,
+                    NameSlot {
+                        first: id,
+                        last: id,
+                    },
+                    |s| {
+                        names
+                            .get(s.first as usize)
+                            .map_or(0, |n| hash_key(span(text, n.key)))
+                    },
+                );
+            }
+        }
     }
 
     pub fn build(self) -> AddressIndex {
@@ -308,6 +459,8 @@ impl AddressIndexBuilder {
         }
         t.addrs.shrink_to_fit();
         t.entries.shrink_to_fit();
+        t.names.shrink_to_fit();
+        t.name_text.shrink_to_fit();
         AddressIndex { t }
     }
 }
@@ -763,23 +916,19 @@ impl AddressIndex {
             return None;
         }
         let key = name_key(query);
-        let ids = self.t.name_map.get(key.as_str())?;
-        let names: Vec<&NameEntry> = ids
-            .iter()
-            .filter_map(|&i| self.t.names.get(i as usize))
-            .collect();
+        let names = self.t.names_with_key(&key);
         match names.as_slice() {
             [] => None,
             [n] => Some(Ok(AddressHit {
                 building: n.building,
-                matched: n.display.to_string(),
+                matched: self.t.name_display(n).to_string(),
                 kind: MatchKind::Name,
             })),
             many => {
                 let mut suggestions: Vec<Suggestion> = many
                     .iter()
                     .map(|n| Suggestion {
-                        text: n.display.to_string(),
+                        text: self.t.name_display(n).to_string(),
                         building: n.building,
                     })
                     .collect();
@@ -801,30 +950,31 @@ impl AddressIndex {
         let key = name_key(query);
         let qn = key.chars().count() as u32;
         let slack = (qn / 2).max(3);
-        let mut scored: Vec<(f64, &NameEntry)> = Vec::new();
+        // (similarity, display, building)
+        let mut scored: Vec<(f64, &str, u32)> = Vec::new();
         if !key.is_empty() {
             for n in &self.t.names {
                 if n.chars.abs_diff(qn) > slack {
                     continue;
                 }
-                let s = strsim::jaro_winkler(&key, &n.key);
+                let s = strsim::jaro_winkler(&key, self.t.name_key(n));
                 if s >= MIN_NAME_SIMILARITY {
-                    scored.push((s, n));
+                    scored.push((s, self.t.name_display(n), n.building));
                 }
             }
         }
         scored.sort_by(|a, b| {
             b.0.total_cmp(&a.0)
-                .then_with(|| a.1.display.cmp(&b.1.display))
-                .then(a.1.building.cmp(&b.1.building))
+                .then_with(|| a.1.cmp(b.1))
+                .then(a.2.cmp(&b.2))
         });
-        scored.dedup_by(|a, b| a.1.display == b.1.display && a.1.building == b.1.building);
+        scored.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
         let suggestions = scored
             .iter()
             .take(MAX_SUGGESTIONS)
-            .map(|(_, n)| Suggestion {
-                text: n.display.to_string(),
-                building: n.building,
+            .map(|&(_, text, building)| Suggestion {
+                text: text.to_string(),
+                building,
             })
             .collect();
         AddressMiss {

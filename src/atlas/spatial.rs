@@ -114,6 +114,15 @@ type AddressWarnings = Vec<(String, String, String)>;
 
 fn address_index(buildings: &[BuildingEntry]) -> (AddressIndex, AddressWarnings) {
     let mut builder = AddressIndexBuilder::new();
+    let (mut addresses, mut names, mut name_bytes) = (0, 0, 0);
+    for b in buildings.iter().map(|e| &e.building) {
+        addresses += b.addresses.len();
+        for name in std::iter::once(&b.name).chain(&b.name_en).chain(&b.aliases) {
+            names += 1;
+            name_bytes += name.len();
+        }
+    }
+    builder.reserve(addresses, names, name_bytes);
     let mut warnings = Vec::new();
     for (i, entry) in buildings.iter().enumerate() {
         let b = &entry.building;
