@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry as Slot;
 
 use super::parse::{Parsed, parse, push_sub};
 use super::road::{RoadKey, analyze_zh_road, zh_base_variants};
@@ -174,6 +175,15 @@ struct Tables {
     name_map: HashTable<NameSlot>,
 }
 
+/// Appends `s` to the name text, as a span (None when the text would outgrow a u32).
+fn push_text(text: &mut String, s: &str) -> Option<(u32, u32)> {
+    let start = u32::try_from(text.len()).ok()?;
+    let len = u32::try_from(s.len()).ok()?;
+    start.checked_add(len)?;
+    text.push_str(s);
+    Some((start, len))
+}
+
 /// The text of a span of [`Tables::name_text`].
 fn span(text: &str, (start, len): (u32, u32)) -> &str {
     text.get(start as usize..start as usize + len as usize)
@@ -212,15 +222,6 @@ impl Tables {
             cur = n.next;
         }
         out
-    }
-
-    /// Appends `s` to the name text, as a span (None when the text would outgrow a u32).
-    fn push_text(&mut self, s: &str) -> Option<(u32, u32)> {
-        let start = u32::try_from(self.name_text.len()).ok()?;
-        let len = u32::try_from(s.len()).ok()?;
-        start.checked_add(len)?;
-        self.name_text.push_str(s);
-        Some((start, len))
     }
 }
 
@@ -370,6 +371,23 @@ impl AddressIndexBuilder {
         });
     }
 
+    /// Adds the names of `other`, in the order they were added there, after this builder's
+    /// own (its addresses are not taken). Names and addresses are kept apart, so the names of
+    /// a city and its addresses can be collected on two threads and joined here: the index is
+    /// the one a single builder given the same names and the same addresses would make.
+    pub fn add_names_of(&mut self, other: AddressIndexBuilder) {
+        let theirs = other.t;
+        if self.t.names.is_empty() {
+            self.t.names = theirs.names;
+            self.t.name_text = theirs.name_text;
+            self.t.name_map = theirs.name_map;
+            return;
+        }
+        for n in &theirs.names {
+            self.add_name_key(theirs.name_display(n), theirs.name_key(n), n.building);
+        }
+    }
+
     fn add_name_key(&mut self, display: &str, key: &str, building: u32) {
         let t = &mut self.t;
         let Ok(id) = u32::try_from(t.names.len()) else {
@@ -378,32 +396,36 @@ impl AddressIndexBuilder {
         if id == NO_NEXT {
             return;
         }
-        let hash = hash_key(key);
         let (names, text) = (&t.names, &t.name_text);
-        let known = t
-            .name_map
-            .find(hash, |s| {
+        let slot = t.name_map.entry(
+            hash_key(key),
+            |s| {
                 names
                     .get(s.first as usize)
                     .is_some_and(|n| span(text, n.key) == key)
-            })
-            .copied();
+            },
+            |s| {
+                names
+                    .get(s.first as usize)
+                    .map_or(0, |n| hash_key(span(text, n.key)))
+            },
+        );
         // A building's names are added one after another, so a repeat of this building can
         // only be the last entry; scanning them all was quadratic for common names.
-        if let Some(slot) = known
+        if let Slot::Occupied(known) = &slot
             && t.names
-                .get(slot.last as usize)
+                .get(known.get().last as usize)
                 .is_some_and(|n| n.building == building)
         {
             return;
         }
-        let Some(display_span) = t.push_text(display) else {
+        let Some(display_span) = push_text(&mut t.name_text, display) else {
             return;
         };
         let key_span = if key == display {
             display_span
         } else {
-            match t.push_text(key) {
+            match push_text(&mut t.name_text, key) {
                 Some(span) => span,
                 None => return,
             }
@@ -415,29 +437,18 @@ impl AddressIndexBuilder {
             building,
             next: NO_NEXT,
         });
-        match known {
-            Some(slot) => {
-                if let Some(last) = t.names.get_mut(slot.last as usize) {
+        match slot {
+            Slot::Occupied(mut known) => {
+                if let Some(last) = t.names.get_mut(known.get().last as usize) {
                     last.next = id;
                 }
-                if let Some(s) = t.name_map.find_mut(hash, |s| s.first == slot.first) {
-                    s.last = id;
-                }
+                known.get_mut().last = id;
             }
-            None => {
-                let (names, text) = (&t.names, &t.name_text);
-                t.name_map.insert_unique(
-                    hash,
-                    NameSlot {
-                        first: id,
-                        last: id,
-                    },
-                    |s| {
-                        names
-                            .get(s.first as usize)
-                            .map_or(0, |n| hash_key(span(text, n.key)))
-                    },
-                );
+            Slot::Vacant(new) => {
+                new.insert(NameSlot {
+                    first: id,
+                    last: id,
+                });
             }
         }
     }

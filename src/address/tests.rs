@@ -375,6 +375,80 @@ fn bad_input_is_a_miss_not_a_panic() {
 }
 
 #[test]
+fn names_joined_from_another_builder_index_the_same() {
+    // Shared names, a building repeating a name, and a name given by two buildings in turn.
+    let names: &[(&str, u32)] = &[
+        ("Tower", 1),
+        ("TOWER", 1),
+        ("Tower", 2),
+        ("恒隆广场", 3),
+        ("Plaza 66", 3),
+        ("恒隆 广场", 4),
+        ("Tower", 1),
+        ("!!", 5),
+        ("Kerry Centre", 6),
+    ];
+    let addrs: &[(&str, u32)] = &[
+        ("华山路100号", 1),
+        ("华山路100号", 2),
+        ("南京西路1266号", 3),
+    ];
+    let mut one = AddressIndexBuilder::new();
+    for &(a, id) in addrs {
+        one.add_address(a, id).unwrap();
+    }
+    for &(n, id) in names {
+        one.add_name(n, id);
+    }
+    let one = one.build();
+    let mut apart = AddressIndexBuilder::new();
+    for &(a, id) in addrs {
+        apart.add_address(a, id).unwrap();
+    }
+    let mut theirs = AddressIndexBuilder::new();
+    for &(n, id) in names {
+        theirs.add_name(n, id);
+    }
+    apart.add_names_of(theirs);
+    let apart = apart.build();
+    // Joining into a builder that already has names adds the others after its own.
+    let mut both = AddressIndexBuilder::new();
+    for &(a, id) in addrs {
+        both.add_address(a, id).unwrap();
+    }
+    let (first, second) = names.split_at(4);
+    for &(n, id) in first {
+        both.add_name(n, id);
+    }
+    let mut rest = AddressIndexBuilder::new();
+    for &(n, id) in second {
+        rest.add_name(n, id);
+    }
+    both.add_names_of(rest);
+    let both = both.build();
+    assert_eq!(one.len(), apart.len());
+    assert_eq!(one.len(), both.len());
+    for q in [
+        "tower",
+        "Tower",
+        "恒隆广场",
+        "Plaza 66",
+        "plaza 67",
+        "Kerry",
+        "Kerry Centre",
+        "华山路100号",
+        "南京西路1266号",
+        "恒隆广",
+        "!!",
+        "nothing here",
+    ] {
+        let want = format!("{:?}", one.lookup(q));
+        assert_eq!(format!("{:?}", apart.lookup(q)), want, "{q}");
+        assert_eq!(format!("{:?}", both.lookup(q)), want, "{q}");
+    }
+}
+
+#[test]
 fn duplicate_addresses_are_ambiguous() {
     let mut b = AddressIndexBuilder::new();
     b.add_address("华山路100号", 1).unwrap();

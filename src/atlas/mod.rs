@@ -8,6 +8,7 @@ pub mod answer;
 pub mod history;
 pub mod roster;
 pub mod spatial;
+mod tables;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,20 +58,20 @@ impl Snapshot {
             leaders,
             teams,
         } = ds;
-        let spatial = Arc::new(Spatial::build(grids, buildings));
-        let mut phase = Phases::start();
-        let roster = Arc::new(Roster::build(
-            &spatial,
-            Attributes {
-                people,
-                leaders,
-                teams,
-            },
-        ));
-        phase.mark("roster");
+        // The roster needs only the grids' positions: it is built while the address index is.
+        let (spatial, roster) = Spatial::build_with(grids, buildings, |grids| {
+            Roster::build_for(
+                grids,
+                Attributes {
+                    people,
+                    leaders,
+                    teams,
+                },
+            )
+        });
         Snapshot {
-            spatial,
-            roster,
+            spatial: Arc::new(spatial),
+            roster: Arc::new(roster),
             generation,
             version,
             loaded_at: Utc::now(),
