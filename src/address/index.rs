@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use hashbrown::HashTable;
-use hashbrown::hash_table::Entry as Slot;
 
 use super::parse::{Parsed, parse, push_sub};
 use super::road::{RoadKey, analyze_zh_road, zh_base_variants};
@@ -148,13 +147,6 @@ struct NameEntry {
     next: u32,
 }
 
-/// The entries of one name key: the first and the last, chained by [`NameEntry::next`].
-#[derive(Debug, Clone, Copy)]
-struct NameSlot {
-    first: u32,
-    last: u32,
-}
-
 fn hash_key(key: &str) -> u64 {
     let mut h = FxHasher::default();
     h.write(key.as_bytes());
@@ -171,8 +163,9 @@ struct Tables {
     names: Vec<NameEntry>,
     /// The text of every name and key, back to back.
     name_text: String,
-    /// Name keys to their entries, hashed by [`hash_key`].
-    name_map: HashTable<NameSlot>,
+    /// Name keys to their first entry (the others follow by [`NameEntry::next`]), hashed by
+    /// [`hash_key`]. Filled by [`AddressIndexBuilder::build`].
+    name_map: HashTable<u32>,
 }
 
 /// Appends `s` to the name text, as a span (None when the text would outgrow a u32).
@@ -206,14 +199,14 @@ impl Tables {
     /// The entries named by a key, in the order added.
     fn names_with_key(&self, key: &str) -> Vec<&NameEntry> {
         let mut out = Vec::new();
-        let Some(slot) = self.name_map.find(hash_key(key), |s| {
+        let Some(&first) = self.name_map.find(hash_key(key), |&f| {
             self.names
-                .get(s.first as usize)
+                .get(f as usize)
                 .is_some_and(|n| self.name_key(n) == key)
         }) else {
             return out;
         };
-        let mut cur = slot.first;
+        let mut cur = first;
         while let Some(n) = self.names.get(cur as usize) {
             out.push(n);
             if n.next == NO_NEXT {
@@ -229,6 +222,11 @@ impl Tables {
 #[derive(Debug, Clone, Default)]
 pub struct AddressIndexBuilder {
     t: Tables,
+    /// The [`hash_key`] of each name added, by position. Names are only collected as they
+    /// come; grouping them by key waits for [`build`](Self::build), where it is done in one
+    /// go, in hash order (a table of millions of names filled name by name spends its time
+    /// waiting for memory).
+    name_hashes: Vec<u64>,
     /// Scratch for the key of the name being added.
     key: String,
 }
@@ -360,63 +358,14 @@ impl AddressIndexBuilder {
         t.entries.reserve(addresses);
         t.addrs.reserve(addresses);
         t.names.reserve(names);
+        self.name_hashes.reserve(names);
         // Keys are often the name itself; English names add a shorter key.
         t.name_text.reserve(name_bytes + name_bytes / 2);
-        // Most names are distinct keys.
-        let (entries, text) = (&t.names, &t.name_text);
-        t.name_map.reserve(names, |s| {
-            entries
-                .get(s.first as usize)
-                .map_or(0, |n| hash_key(span(text, n.key)))
-        });
-    }
-
-    /// Adds the names of `other`, in the order they were added there, after this builder's
-    /// own (its addresses are not taken). Names and addresses are kept apart, so the names of
-    /// a city and its addresses can be collected on two threads and joined here: the index is
-    /// the one a single builder given the same names and the same addresses would make.
-    pub fn add_names_of(&mut self, other: AddressIndexBuilder) {
-        let theirs = other.t;
-        if self.t.names.is_empty() {
-            self.t.names = theirs.names;
-            self.t.name_text = theirs.name_text;
-            self.t.name_map = theirs.name_map;
-            return;
-        }
-        for n in &theirs.names {
-            self.add_name_key(theirs.name_display(n), theirs.name_key(n), n.building);
-        }
     }
 
     fn add_name_key(&mut self, display: &str, key: &str, building: u32) {
         let t = &mut self.t;
-        let Ok(id) = u32::try_from(t.names.len()) else {
-            return;
-        };
-        if id == NO_NEXT {
-            return;
-        }
-        let (names, text) = (&t.names, &t.name_text);
-        let slot = t.name_map.entry(
-            hash_key(key),
-            |s| {
-                names
-                    .get(s.first as usize)
-                    .is_some_and(|n| span(text, n.key) == key)
-            },
-            |s| {
-                names
-                    .get(s.first as usize)
-                    .map_or(0, |n| hash_key(span(text, n.key)))
-            },
-        );
-        // A building's names are added one after another, so a repeat of this building can
-        // only be the last entry; scanning them all was quadratic for common names.
-        if let Slot::Occupied(known) = &slot
-            && t.names
-                .get(known.get().last as usize)
-                .is_some_and(|n| n.building == building)
-        {
+        if t.names.len() >= NO_NEXT as usize {
             return;
         }
         let Some(display_span) = push_text(&mut t.name_text, display) else {
@@ -437,24 +386,12 @@ impl AddressIndexBuilder {
             building,
             next: NO_NEXT,
         });
-        match slot {
-            Slot::Occupied(mut known) => {
-                if let Some(last) = t.names.get_mut(known.get().last as usize) {
-                    last.next = id;
-                }
-                known.get_mut().last = id;
-            }
-            Slot::Vacant(new) => {
-                new.insert(NameSlot {
-                    first: id,
-                    last: id,
-                });
-            }
-        }
+        self.name_hashes.push(hash_key(key));
     }
 
     pub fn build(self) -> AddressIndex {
         let mut t = self.t;
+        index_names(&mut t, self.name_hashes);
         for (i, e) in t.entries.iter().enumerate() {
             if let Some(r) = t.roads.get_mut(e.road as usize) {
                 r.entries.push(i as u32);
@@ -474,6 +411,148 @@ impl AddressIndexBuilder {
         t.name_text.shrink_to_fit();
         AddressIndex { t }
     }
+}
+
+/// Groups the names collected by key: drops a name when the entry before it with the same key
+/// is of the same building (as if each name had been checked against the table when added),
+/// chains the entries of each key in the order added, and fills the table. `hashes[i]` is the
+/// hash of the key of `t.names[i]`.
+fn index_names(t: &mut Tables, hashes: Vec<u64>) {
+    let n = t.names.len().min(hashes.len());
+    t.names.truncate(n);
+    t.name_map = HashTable::with_capacity(n);
+    // The table's bucket of a hash is its low bits: filling it in bucket order touches its
+    // memory once, in order. Equal hashes end up together, in the order the names came.
+    // Sorting the hashes rotated right by the bucket bits orders them by bucket first.
+    let buckets = (t.name_map.capacity() as u64 + 1).next_power_of_two();
+    let bits = buckets.trailing_zeros();
+    let mut order: Vec<(u64, u32)> = hashes
+        .iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, &h)| (h.rotate_right(bits), i as u32))
+        .collect();
+    drop(hashes);
+    radix_sort(&mut order);
+
+    // Runs of one hash; within a run, groups of one key (keys sharing a hash are sorted apart
+    // first), each in the order added.
+    let key_of = |names: &[NameEntry], i: u32| names.get(i as usize).map_or((0, 0), |n| n.key);
+    let mut keep = vec![true; n];
+    let mut start = 0;
+    while start < order.len() {
+        let end = run_end(&order, start);
+        if end - start > 1 {
+            let text = &t.name_text;
+            let names = &t.names;
+            let run = &mut order[start..end];
+            let first = span(text, key_of(names, run[0].1));
+            if !run.iter().all(|o| span(text, key_of(names, o.1)) == first) {
+                run.sort_by(|a, b| {
+                    span(text, key_of(names, a.1))
+                        .cmp(span(text, key_of(names, b.1)))
+                        .then(a.1.cmp(&b.1))
+                });
+            }
+            // A name repeats when the name kept before it with the same key is of the same
+            // building.
+            let mut last: Option<(&str, u32)> = None;
+            for o in run.iter() {
+                let (key, building) =
+                    (span(text, key_of(names, o.1)), names[o.1 as usize].building);
+                if last.is_some_and(|(k, b)| k == key && b == building) {
+                    keep[o.1 as usize] = false;
+                } else {
+                    last = Some((key, building));
+                }
+            }
+        }
+        start = end;
+    }
+    // Positions once the repeats are gone.
+    let mut new_id = vec![NO_NEXT; n];
+    let mut next = 0u32;
+    for (i, k) in keep.iter().enumerate() {
+        if *k {
+            new_id[i] = next;
+            next += 1;
+        }
+    }
+    let mut i = 0;
+    t.names.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    drop(keep);
+    let mut start = 0;
+    while start < order.len() {
+        let end = run_end(&order, start);
+        let mut from = start;
+        while from < end {
+            let first = new_id[order[from].1 as usize];
+            let mut to = from + 1;
+            let mut last = first;
+            if end - start > 1 {
+                let key = span(&t.name_text, key_of(&t.names, first));
+                while to < end {
+                    let id = new_id[order[to].1 as usize];
+                    if id != NO_NEXT {
+                        if span(&t.name_text, key_of(&t.names, id)) != key {
+                            break;
+                        }
+                        t.names[last as usize].next = id;
+                        last = id;
+                    }
+                    to += 1;
+                }
+            }
+            let (names, text) = (&t.names, &t.name_text);
+            t.name_map
+                .insert_unique(order[from].0.rotate_left(bits), first, |&f| {
+                    hash_key(span(text, key_of(names, f)))
+                });
+            from = to;
+        }
+        start = end;
+    }
+}
+
+/// The end of the run of equal hashes starting at `start`.
+fn run_end(order: &[(u64, u32)], start: usize) -> usize {
+    let h = order[start].0;
+    let mut end = start + 1;
+    while end < order.len() && order[end].0 == h {
+        end += 1;
+    }
+    end
+}
+
+/// Sorts by (key, position), as `sort_unstable` would: one counting pass on the top 16 bits of
+/// the key, then each of the 65,536 small buckets sorted where it lies in memory.
+fn radix_sort(v: &mut Vec<(u64, u32)>) {
+    if v.len() < 1 << 16 {
+        v.sort_unstable();
+        return;
+    }
+    let digit = |x: &(u64, u32)| (x.0 >> 48) as usize;
+    let mut starts = vec![0usize; (1 << 16) + 1];
+    for x in v.iter() {
+        starts[digit(x) + 1] += 1;
+    }
+    for d in 0..1 << 16 {
+        starts[d + 1] += starts[d];
+    }
+    let mut at = starts.clone();
+    let mut out = vec![(0u64, 0u32); v.len()];
+    for x in v.iter() {
+        let d = digit(x);
+        out[at[d]] = *x;
+        at[d] += 1;
+    }
+    for d in 0..1 << 16 {
+        out[starts[d]..starts[d + 1]].sort_unstable();
+    }
+    *v = out;
 }
 
 fn register(map: &mut FxMap<RoadKey, Vec<RoadRef>>, key: RoadKey, road: u32, primary: bool) {
@@ -537,6 +616,18 @@ pub struct AddressIndex {
 }
 
 impl AddressIndex {
+    /// This index's addresses with the names of `other` (this index's own names are left
+    /// out). Names and addresses are indexed apart, so the names of a city and its addresses
+    /// can be indexed on two threads and joined here: the index is the one a single builder
+    /// given the same addresses and the same names would make.
+    pub fn with_names_of(mut self, other: AddressIndex) -> AddressIndex {
+        let theirs = other.t;
+        self.t.names = theirs.names;
+        self.t.name_text = theirs.name_text;
+        self.t.name_map = theirs.name_map;
+        self
+    }
+
     /// Number of indexed entries: distinct (address, building) pairs plus
     /// distinct (name, building) pairs.
     pub fn len(&self) -> usize {
@@ -994,6 +1085,174 @@ impl AddressIndex {
                 query.trim()
             ),
             suggestions,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names as the index made them when each was checked against the table as it came:
+    /// (display, key, building) in the order kept, and the positions per key in that order.
+    type Model = (Vec<(String, String, u32)>, HashMap<String, Vec<usize>>);
+
+    fn model(input: &[(String, u32)]) -> Model {
+        let mut names: Vec<(String, String, u32)> = Vec::new();
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        for (name, building) in input {
+            let display = name.trim();
+            if display.chars().count() > super::super::MAX_QUERY_CHARS {
+                continue;
+            }
+            let key = name_key(display);
+            if key.is_empty() {
+                continue;
+            }
+            let ids = by_key.entry(key.clone()).or_default();
+            if ids.last().is_some_and(|&i| names[i].2 == *building) {
+                continue;
+            }
+            ids.push(names.len());
+            names.push((display.to_string(), key, *building));
+        }
+        (names, by_key)
+    }
+
+    /// The chains of every key of the table, as lists of positions.
+    fn chains(t: &Tables) -> Vec<Vec<usize>> {
+        let mut out: Vec<Vec<usize>> = t
+            .name_map
+            .iter()
+            .map(|&first| {
+                let mut ids = vec![first as usize];
+                while let Some(n) = t.names.get(*ids.last().unwrap_or(&0)) {
+                    if n.next == NO_NEXT {
+                        break;
+                    }
+                    ids.push(n.next as usize);
+                }
+                ids
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn random_names(seed: u64, count: usize) -> Vec<(String, u32)> {
+        let mut state = seed;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let words = [
+            "Tower",
+            "TOWER",
+            " tower ",
+            "恒隆广场",
+            "恒隆 广场",
+            "Plaza 66",
+            "!!",
+            "Kerry",
+            "A",
+            "a",
+        ];
+        let mut building = 0;
+        (0..count)
+            .map(|i| {
+                // Mostly a building's names one after another, sometimes back to an earlier one.
+                if next(3) == 0 {
+                    building += 1;
+                }
+                let b = if next(10) == 0 {
+                    next(building + 1) as u32
+                } else {
+                    building as u32
+                };
+                let w = words[next(words.len() as u64) as usize];
+                let name = if next(4) == 0 {
+                    format!("{w} {}", i % 7)
+                } else {
+                    w.to_string()
+                };
+                (name, b)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn radix_sort_sorts_as_sort_unstable() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let v: Vec<(u64, u32)> = (0..200_000u32)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Few distinct top bits and repeated keys, too.
+                let key = if i % 3 == 0 { state % 1000 } else { state };
+                (key, i)
+            })
+            .collect();
+        let mut want = v.clone();
+        want.sort_unstable();
+        let mut got = v;
+        radix_sort(&mut got);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn names_grouped_at_build_as_when_checked_one_by_one() {
+        for seed in 1..40u64 {
+            let input = random_names(seed * 7919, 20 + (seed as usize * 13) % 200);
+            let (want, by_key) = model(&input);
+            let mut b = AddressIndexBuilder::new();
+            for (name, building) in &input {
+                b.add_name(name, *building);
+            }
+            let ix = b.build();
+            let got: Vec<(String, String, u32)> =
+                ix.t.names
+                    .iter()
+                    .map(|n| {
+                        (
+                            ix.t.name_display(n).to_string(),
+                            ix.t.name_key(n).to_string(),
+                            n.building,
+                        )
+                    })
+                    .collect();
+            assert_eq!(got, want, "seed {seed}");
+            for (key, ids) in &by_key {
+                let found: Vec<usize> =
+                    ix.t.names_with_key(key)
+                        .iter()
+                        .map(|n| {
+                            ix.t.names
+                                .iter()
+                                .position(|m| std::ptr::eq(m, *n))
+                                .unwrap_or(usize::MAX)
+                        })
+                        .collect();
+                assert_eq!(&found, ids, "seed {seed}, key {key}");
+            }
+            let mut want_chains: Vec<Vec<usize>> = by_key.into_values().collect();
+            want_chains.sort();
+            assert_eq!(chains(&ix.t), want_chains, "seed {seed}");
+
+            // Keys sharing a hash: the same groups, whatever the hashes.
+            for modulus in [1u64, 3] {
+                let mut b = AddressIndexBuilder::new();
+                for (name, building) in &input {
+                    b.add_name(name, *building);
+                }
+                let hashes: Vec<u64> = b.name_hashes.iter().map(|h| h % modulus).collect();
+                let mut t = b.t;
+                index_names(&mut t, hashes);
+                assert_eq!(t.names.len(), want.len(), "seed {seed}");
+                assert_eq!(chains(&t), want_chains, "seed {seed}, modulus {modulus}");
+            }
         }
     }
 }

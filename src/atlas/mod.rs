@@ -190,27 +190,49 @@ impl Atlas {
     }
 }
 
-/// Times the phases of a snapshot build, as `snapshot phase` debug events.
+/// Times the phases of a snapshot build, as `snapshot phase` debug events: wall time, and
+/// the time the thread spent on a CPU (from /proc/thread-self/schedstat, Linux only).
 pub(crate) struct Phases {
     last: Instant,
+    last_cpu: Option<u64>,
+}
+
+/// Nanoseconds this thread has run on a CPU, when debug events are on and Linux tells.
+fn thread_cpu_ns() -> Option<u64> {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return None;
+    }
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl Phases {
     pub(crate) fn start() -> Phases {
         Phases {
             last: Instant::now(),
+            last_cpu: thread_cpu_ns(),
         }
     }
 
     /// The time since the previous mark (or the start), under `phase`.
     pub(crate) fn mark(&mut self, phase: &'static str) {
         let now = Instant::now();
+        let cpu = thread_cpu_ns();
         tracing::debug!(
             phase,
             ms = (now - self.last).as_secs_f64() * 1e3,
+            cpu_ms = match (cpu, self.last_cpu) {
+                (Some(c), Some(l)) => c.saturating_sub(l) as f64 / 1e6,
+                _ => f64::NAN,
+            },
             "snapshot phase"
         );
         self.last = now;
+        self.last_cpu = cpu;
     }
 }
 

@@ -41,15 +41,16 @@ impl Roster {
             mut teams,
         } = attributes;
         people.sort_by(|a, b| a.id.cmp(&b.id));
-        people.shrink_to_fit();
         let grid_count = grids.len();
         let person_by_id = KeyIndex::build(&people, |p| &p.id);
+        let mut people_by_id = person_by_id.cursor(&people, |p| &p.id);
+        let mut grids_by_code = grids.cursor();
         let mut dangling = Vec::new();
         let mut leader_slots = vec![[None, None]; grid_count];
         for a in &leaders {
             match (
-                grids.index(&a.grid_code),
-                person_by_id.get(&people, |p| &p.id, &a.person_id),
+                grids_by_code.index(&a.grid_code),
+                people_by_id.get(&a.person_id),
             ) {
                 (Some(g), Some(p)) => leader_slots[g as usize][role_slot(a.role)] = Some(p),
                 _ => dangling.push(format!(
@@ -63,7 +64,7 @@ impl Roster {
         let mut team_of_grid = vec![None; grid_count];
         for (t, team) in teams.iter().enumerate() {
             for code in &team.grid_codes {
-                match grids.index(code) {
+                match grids_by_code.index(code) {
                     Some(g) => {
                         team_of_grid[g as usize].get_or_insert(t as u32);
                     }
@@ -74,7 +75,6 @@ impl Roster {
                 }
             }
         }
-        drop(person_by_id);
         Roster {
             people,
             leaders: leader_slots,

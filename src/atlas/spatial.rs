@@ -12,7 +12,7 @@ use crate::geometry::interior::interior_point;
 use crate::geometry::measure;
 use crate::model::{Building, Grid, GridLevel};
 
-use super::tables::{KeyIndex, Lists};
+use super::tables::{Cursor, KeyIndex, Lists};
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 type Tree = RTree<Entry, WideNodes>;
@@ -113,10 +113,11 @@ pub fn position(mp: &MultiPolygon<f64>, lon: f64, lat: f64) -> CoordPos {
 type AddressWarnings = Vec<(String, String, String)>;
 
 fn address_index(buildings: &[Building]) -> (AddressIndex, AddressWarnings) {
-    // Names and addresses fill separate tables: the names are collected on a thread of
-    // their own (the index is the same as from one builder taking both in turn).
+    // Names and addresses fill separate tables: the names are indexed on a thread of their
+    // own (the index is the same as from one builder taking both).
     std::thread::scope(|scope| {
         let names = scope.spawn(|| {
+            let mut phase = super::Phases::start();
             let (mut names, mut name_bytes) = (0, 0);
             for b in buildings {
                 for name in std::iter::once(&b.name).chain(&b.name_en).chain(&b.aliases) {
@@ -135,8 +136,12 @@ fn address_index(buildings: &[Building]) -> (AddressIndex, AddressWarnings) {
                     builder.add_name(alias, i as u32);
                 }
             }
-            builder
+            phase.mark("names (thread of their own)");
+            let index = builder.build();
+            phase.mark("names build()");
+            index
         });
+        let mut phase = super::Phases::start();
         let mut builder = AddressIndexBuilder::new();
         builder.reserve(buildings.iter().map(|b| b.addresses.len()).sum(), 0, 0);
         let mut warnings = Vec::new();
@@ -147,11 +152,15 @@ fn address_index(buildings: &[Building]) -> (AddressIndex, AddressWarnings) {
                 }
             }
         }
-        match names.join() {
-            Ok(names) => builder.add_names_of(names),
+        phase.mark("addresses");
+        let index = builder.build();
+        phase.mark("addresses build()");
+        let index = match names.join() {
+            Ok(names) => index.with_names_of(names),
             Err(panic) => std::panic::resume_unwind(panic),
-        }
-        (builder.build(), warnings)
+        };
+        phase.mark("waiting for the names");
+        (index, warnings)
     })
 }
 
@@ -172,7 +181,25 @@ impl GridCodes<'_> {
     }
 
     pub fn index(&self, code: &str) -> Option<u32> {
-        self.by_code.get(self.grids, |g| &g.code, code)
+        self.by_code.get(self.grids, grid_code, code)
+    }
+
+    /// For many lookups in a row, fastest when the codes come in about code order.
+    pub fn cursor(&self) -> GridCursor<'_> {
+        GridCursor(self.by_code.cursor(self.grids, grid_code))
+    }
+}
+
+fn grid_code(g: &GridEntry) -> &str {
+    &g.code
+}
+
+/// Grid positions by code, each lookup starting next to the previous answer.
+pub struct GridCursor<'a>(Cursor<'a, GridEntry, for<'g> fn(&'g GridEntry) -> &'g str>);
+
+impl GridCursor<'_> {
+    pub fn index(&mut self, code: &str) -> Option<u32> {
+        self.0.get(code)
     }
 }
 
@@ -198,13 +225,9 @@ impl Spatial {
         let (main, addresses) = std::thread::scope(|scope| {
             let buildings = &buildings;
             let index = scope.spawn(move || {
-                let t = std::time::Instant::now();
+                let mut phase = super::Phases::start();
                 let built = address_index(buildings);
-                tracing::debug!(
-                    phase = "address index (second thread)",
-                    ms = t.elapsed().as_secs_f64() * 1e3,
-                    "snapshot phase"
-                );
+                phase.mark("address index (thread of its own)");
                 built
             });
             let main = Self::build_grids_and_trees(grids, buildings, alongside, &mut phase);
@@ -285,13 +308,14 @@ impl Spatial {
         order.sort_by(|a, b| a.0.cmp(b.0));
         phase.mark("grids sorted");
         let grid_by_code = KeyIndex::build(&order, |o| o.0);
+        let mut by_code = grid_by_code.cursor(&order, |o| o.0);
         let parents: Vec<Option<u32>> = order
             .iter()
             .map(|&(_, i)| {
                 grids[i as usize]
                     .parent_code
                     .as_ref()
-                    .and_then(|p| grid_by_code.get(&order, |o| o.0, p))
+                    .and_then(|p| by_code.get(p))
             })
             .collect();
         let order: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
@@ -321,10 +345,11 @@ impl Spatial {
             grids: &grids,
             by_code: &grid_by_code,
         };
+        let mut by_code = codes.cursor();
         let located: Vec<(Option<u32>, Coord<f64>)> = buildings
             .iter()
             .map(|b| {
-                let grid = b.grid_code.as_ref().and_then(|c| codes.index(c));
+                let grid = b.grid_code.as_ref().and_then(|c| by_code.index(c));
                 let anchor = interior_point(&b.footprint)
                     .map(|p| p.0)
                     .unwrap_or_else(|| rect_of(&b.footprint).center());

@@ -21,23 +21,46 @@ fn hash_str(key: &str) -> u64 {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeyIndex {
     table: HashTable<u32>,
+    /// Whether two elements share a key (then only the table knows which is the last).
+    repeats: bool,
 }
 
 impl KeyIndex {
     pub(crate) fn build<T>(items: &[T], key: impl Fn(&T) -> &str) -> KeyIndex {
         let mut table = HashTable::with_capacity(items.len());
+        let mut repeats = false;
         let key_at = |i: u32| items.get(i as usize).map_or("", &key);
         for (i, item) in items.iter().enumerate() {
             let k = key(item);
             let i = i as u32;
             match table.entry(hash_str(k), |&j| key_at(j) == k, |&j| hash_str(key_at(j))) {
-                hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = i,
+                hashbrown::hash_table::Entry::Occupied(mut e) => {
+                    *e.get_mut() = i;
+                    repeats = true;
+                }
                 hashbrown::hash_table::Entry::Vacant(e) => {
                     e.insert(i);
                 }
             }
         }
-        KeyIndex { table }
+        KeyIndex { table, repeats }
+    }
+
+    /// For many lookups in a row: each first looks next to where the previous one was found,
+    /// which is where it is when the keys come in about the order of `items` (the grid codes
+    /// of buildings sorted by id, the grids of leaders listed grid by grid). Same answers as
+    /// [`get`](Self::get).
+    pub(crate) fn cursor<'a, T, K: Fn(&T) -> &str>(
+        &'a self,
+        items: &'a [T],
+        key: K,
+    ) -> Cursor<'a, T, K> {
+        Cursor {
+            index: self,
+            items,
+            key,
+            at: 0,
+        }
     }
 
     /// The position of the element of `items` (the slice the index was built from) whose key
@@ -48,6 +71,40 @@ impl KeyIndex {
                 items.get(j as usize).is_some_and(|t| key(t) == k)
             })
             .copied()
+    }
+}
+
+/// See [`KeyIndex::cursor`].
+pub(crate) struct Cursor<'a, T, K> {
+    index: &'a KeyIndex,
+    items: &'a [T],
+    key: K,
+    at: usize,
+}
+
+impl<T, K: Fn(&T) -> &str> Cursor<'_, T, K> {
+    /// Positions looked at around the previous answer before hashing.
+    const NEAR: [isize; 8] = [0, 1, 2, 3, 4, -1, -2, -3];
+
+    pub(crate) fn get(&mut self, k: &str) -> Option<u32> {
+        // With every key once, the element holding `k` is the answer; with repeated keys the
+        // last of them is, which only the table knows.
+        if !self.index.repeats {
+            for d in Self::NEAR {
+                let Some(i) = self.at.checked_add_signed(d) else {
+                    continue;
+                };
+                if self.items.get(i).is_some_and(|t| (self.key)(t) == k) {
+                    self.at = i;
+                    return Some(i as u32);
+                }
+            }
+        }
+        let found = self.index.get(self.items, &self.key, k);
+        if let Some(i) = found {
+            self.at = i as usize;
+        }
+        found
     }
 }
 
@@ -105,6 +162,30 @@ mod tests {
         assert_eq!(ix.get(&items, |s| s, "c"), Some(2));
         assert_eq!(ix.get(&items, |s| s, "d"), None);
         assert_eq!(ix.get(&items, |s| s, ""), None);
+    }
+
+    #[test]
+    fn cursors_answer_as_the_table() {
+        let items: Vec<String> = (0..500)
+            .map(|i| format!("k{:04}", (i * 7919) % 1000))
+            .collect();
+        let ix = KeyIndex::build(&items, |s| s);
+        let mut cursor = ix.cursor(&items, |s| s);
+        let queries = (0..1000)
+            .map(|i| format!("k{i:04}"))
+            .chain(items.iter().cloned())
+            .chain(items.iter().rev().cloned())
+            .chain(["".to_string(), "k".to_string()]);
+        for q in queries {
+            assert_eq!(cursor.get(&q), ix.get(&items, |s| s, &q), "{q}");
+        }
+        // Repeated keys: the last one, near or far.
+        let items = ["a", "b", "a", "c", "a", "b"];
+        let ix = KeyIndex::build(&items, |s| s);
+        let mut cursor = ix.cursor(&items, |s| s);
+        for q in ["a", "a", "b", "c", "b", "a", "d"] {
+            assert_eq!(cursor.get(q), ix.get(&items, |s| s, q), "{q}");
+        }
     }
 
     #[test]
