@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use hashbrown::HashTable;
+
 use super::parse::{Parsed, parse, push_sub};
 use super::road::{RoadKey, analyze_zh_road, zh_base_variants};
-use super::text::name_key;
+use super::text::{name_key, push_name_key};
 use super::{AddressError, AddressHit, AddressMiss, MatchKind, Suggestion};
 
 /// Most suggestions a miss carries.
@@ -131,12 +133,24 @@ impl Entry {
     }
 }
 
-#[derive(Debug, Clone)]
+/// A building name or alias. Its text lives in [`Tables::name_text`]: no allocation per name
+/// (an index of a million buildings holds four million names).
+#[derive(Debug, Clone, Copy)]
 struct NameEntry {
-    display: Box<str>,
-    key: Box<str>,
+    /// The name as given, trimmed: `name_text[display.0..display.0 + display.1]`.
+    display: (u32, u32),
+    /// The normalised key ([`name_key`]); the same span as `display` when they are equal.
+    key: (u32, u32),
     chars: u32,
     building: u32,
+    /// Next entry with the same key, in the order added.
+    next: u32,
+}
+
+fn hash_key(key: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(key.as_bytes());
+    h.finish()
 }
 
 #[derive(Debug, Clone, Default)]
@@ -147,13 +161,74 @@ struct Tables {
     addrs: FxMap<AddrKey, u32>,
     entries: Vec<Entry>,
     names: Vec<NameEntry>,
-    name_map: FxMap<Box<str>, Vec<u32>>,
+    /// The text of every name and key, back to back.
+    name_text: String,
+    /// Name keys to their first entry (the others follow by [`NameEntry::next`]), hashed by
+    /// [`hash_key`]. Filled by [`AddressIndexBuilder::build`].
+    name_map: HashTable<u32>,
+}
+
+/// Appends `s` to the name text, as a span (None when the text would outgrow a u32).
+fn push_text(text: &mut String, s: &str) -> Option<(u32, u32)> {
+    let start = u32::try_from(text.len()).ok()?;
+    let len = u32::try_from(s.len()).ok()?;
+    start.checked_add(len)?;
+    text.push_str(s);
+    Some((start, len))
+}
+
+/// The text of a span of [`Tables::name_text`].
+fn span(text: &str, (start, len): (u32, u32)) -> &str {
+    text.get(start as usize..start as usize + len as usize)
+        .unwrap_or("")
+}
+
+impl Tables {
+    fn text(&self, s: (u32, u32)) -> &str {
+        span(&self.name_text, s)
+    }
+
+    fn name_key(&self, n: &NameEntry) -> &str {
+        self.text(n.key)
+    }
+
+    fn name_display(&self, n: &NameEntry) -> &str {
+        self.text(n.display)
+    }
+
+    /// The entries named by a key, in the order added.
+    fn names_with_key(&self, key: &str) -> Vec<&NameEntry> {
+        let mut out = Vec::new();
+        let Some(&first) = self.name_map.find(hash_key(key), |&f| {
+            self.names
+                .get(f as usize)
+                .is_some_and(|n| self.name_key(n) == key)
+        }) else {
+            return out;
+        };
+        let mut cur = first;
+        while let Some(n) = self.names.get(cur as usize) {
+            out.push(n);
+            if n.next == NO_NEXT {
+                break;
+            }
+            cur = n.next;
+        }
+        out
+    }
 }
 
 /// Collects addresses and names, then [`build`](Self::build)s the index.
 #[derive(Debug, Clone, Default)]
 pub struct AddressIndexBuilder {
     t: Tables,
+    /// The [`hash_key`] of each name added, by position. Names are only collected as they
+    /// come; grouping them by key waits for [`build`](Self::build), where it is done in one
+    /// go, in hash order (a table of millions of names filled name by name spends its time
+    /// waiting for memory).
+    name_hashes: Vec<u64>,
+    /// Scratch for the key of the name being added.
+    key: String,
 }
 
 impl AddressIndexBuilder {
@@ -267,32 +342,56 @@ impl AddressIndexBuilder {
         if display.chars().count() > super::MAX_QUERY_CHARS {
             return;
         }
-        let key = name_key(display);
-        if key.is_empty() {
-            return;
+        let mut key = std::mem::take(&mut self.key);
+        key.clear();
+        push_name_key(display, &mut key);
+        if !key.is_empty() {
+            self.add_name_key(display, &key, building);
         }
+        self.key = key;
+    }
+
+    /// Room for about `addresses` more addresses and `names` more names of `name_bytes` bytes
+    /// in all (an index of a city is built without growing its tables as it goes).
+    pub fn reserve(&mut self, addresses: usize, names: usize, name_bytes: usize) {
         let t = &mut self.t;
-        let ids = t.name_map.entry(key.as_str().into()).or_default();
-        // A building's names are added one after another, so a repeat of this building can
-        // only be the last entry; scanning them all was quadratic for common names.
-        if ids.last().is_some_and(|&i| {
-            t.names
-                .get(i as usize)
-                .is_some_and(|n| n.building == building)
-        }) {
+        t.entries.reserve(addresses);
+        t.addrs.reserve(addresses);
+        t.names.reserve(names);
+        self.name_hashes.reserve(names);
+        // Keys are often the name itself; English names add a shorter key.
+        t.name_text.reserve(name_bytes + name_bytes / 2);
+    }
+
+    fn add_name_key(&mut self, display: &str, key: &str, building: u32) {
+        let t = &mut self.t;
+        if t.names.len() >= NO_NEXT as usize {
             return;
         }
-        ids.push(t.names.len() as u32);
+        let Some(display_span) = push_text(&mut t.name_text, display) else {
+            return;
+        };
+        let key_span = if key == display {
+            display_span
+        } else {
+            match push_text(&mut t.name_text, key) {
+                Some(span) => span,
+                None => return,
+            }
+        };
         t.names.push(NameEntry {
-            display: display.into(),
+            display: display_span,
+            key: key_span,
             chars: key.chars().count() as u32,
-            key: key.into(),
             building,
+            next: NO_NEXT,
         });
+        self.name_hashes.push(hash_key(key));
     }
 
     pub fn build(self) -> AddressIndex {
         let mut t = self.t;
+        index_names(&mut t, self.name_hashes);
         for (i, e) in t.entries.iter().enumerate() {
             if let Some(r) = t.roads.get_mut(e.road as usize) {
                 r.entries.push(i as u32);
@@ -308,8 +407,152 @@ impl AddressIndexBuilder {
         }
         t.addrs.shrink_to_fit();
         t.entries.shrink_to_fit();
+        t.names.shrink_to_fit();
+        t.name_text.shrink_to_fit();
         AddressIndex { t }
     }
+}
+
+/// Groups the names collected by key: drops a name when the entry before it with the same key
+/// is of the same building (as if each name had been checked against the table when added),
+/// chains the entries of each key in the order added, and fills the table. `hashes[i]` is the
+/// hash of the key of `t.names[i]`.
+fn index_names(t: &mut Tables, hashes: Vec<u64>) {
+    let n = t.names.len().min(hashes.len());
+    t.names.truncate(n);
+    t.name_map = HashTable::with_capacity(n);
+    // The table's bucket of a hash is its low bits: filling it in bucket order touches its
+    // memory once, in order. Equal hashes end up together, in the order the names came.
+    // Sorting the hashes rotated right by the bucket bits orders them by bucket first.
+    let buckets = (t.name_map.capacity() as u64 + 1).next_power_of_two();
+    let bits = buckets.trailing_zeros();
+    let mut order: Vec<(u64, u32)> = hashes
+        .iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, &h)| (h.rotate_right(bits), i as u32))
+        .collect();
+    drop(hashes);
+    radix_sort(&mut order);
+
+    // Runs of one hash; within a run, groups of one key (keys sharing a hash are sorted apart
+    // first), each in the order added.
+    let key_of = |names: &[NameEntry], i: u32| names.get(i as usize).map_or((0, 0), |n| n.key);
+    let mut keep = vec![true; n];
+    let mut start = 0;
+    while start < order.len() {
+        let end = run_end(&order, start);
+        if end - start > 1 {
+            let text = &t.name_text;
+            let names = &t.names;
+            let run = &mut order[start..end];
+            let first = span(text, key_of(names, run[0].1));
+            if !run.iter().all(|o| span(text, key_of(names, o.1)) == first) {
+                run.sort_by(|a, b| {
+                    span(text, key_of(names, a.1))
+                        .cmp(span(text, key_of(names, b.1)))
+                        .then(a.1.cmp(&b.1))
+                });
+            }
+            // A name repeats when the name kept before it with the same key is of the same
+            // building.
+            let mut last: Option<(&str, u32)> = None;
+            for o in run.iter() {
+                let (key, building) =
+                    (span(text, key_of(names, o.1)), names[o.1 as usize].building);
+                if last.is_some_and(|(k, b)| k == key && b == building) {
+                    keep[o.1 as usize] = false;
+                } else {
+                    last = Some((key, building));
+                }
+            }
+        }
+        start = end;
+    }
+    // Positions once the repeats are gone.
+    let mut new_id = vec![NO_NEXT; n];
+    let mut next = 0u32;
+    for (i, k) in keep.iter().enumerate() {
+        if *k {
+            new_id[i] = next;
+            next += 1;
+        }
+    }
+    let mut i = 0;
+    t.names.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    drop(keep);
+    let mut start = 0;
+    while start < order.len() {
+        let end = run_end(&order, start);
+        let mut from = start;
+        while from < end {
+            let first = new_id[order[from].1 as usize];
+            let mut to = from + 1;
+            let mut last = first;
+            if end - start > 1 {
+                let key = span(&t.name_text, key_of(&t.names, first));
+                while to < end {
+                    let id = new_id[order[to].1 as usize];
+                    if id != NO_NEXT {
+                        if span(&t.name_text, key_of(&t.names, id)) != key {
+                            break;
+                        }
+                        t.names[last as usize].next = id;
+                        last = id;
+                    }
+                    to += 1;
+                }
+            }
+            let (names, text) = (&t.names, &t.name_text);
+            t.name_map
+                .insert_unique(order[from].0.rotate_left(bits), first, |&f| {
+                    hash_key(span(text, key_of(names, f)))
+                });
+            from = to;
+        }
+        start = end;
+    }
+}
+
+/// The end of the run of equal hashes starting at `start`.
+fn run_end(order: &[(u64, u32)], start: usize) -> usize {
+    let h = order[start].0;
+    let mut end = start + 1;
+    while end < order.len() && order[end].0 == h {
+        end += 1;
+    }
+    end
+}
+
+/// Sorts by (key, position), as `sort_unstable` would: one counting pass on the top 16 bits of
+/// the key, then each of the 65,536 small buckets sorted where it lies in memory.
+fn radix_sort(v: &mut Vec<(u64, u32)>) {
+    if v.len() < 1 << 16 {
+        v.sort_unstable();
+        return;
+    }
+    let digit = |x: &(u64, u32)| (x.0 >> 48) as usize;
+    let mut starts = vec![0usize; (1 << 16) + 1];
+    for x in v.iter() {
+        starts[digit(x) + 1] += 1;
+    }
+    for d in 0..1 << 16 {
+        starts[d + 1] += starts[d];
+    }
+    let mut at = starts.clone();
+    let mut out = vec![(0u64, 0u32); v.len()];
+    for x in v.iter() {
+        let d = digit(x);
+        out[at[d]] = *x;
+        at[d] += 1;
+    }
+    for d in 0..1 << 16 {
+        out[starts[d]..starts[d + 1]].sort_unstable();
+    }
+    *v = out;
 }
 
 fn register(map: &mut FxMap<RoadKey, Vec<RoadRef>>, key: RoadKey, road: u32, primary: bool) {
@@ -373,6 +616,18 @@ pub struct AddressIndex {
 }
 
 impl AddressIndex {
+    /// This index's addresses with the names of `other` (this index's own names are left
+    /// out). Names and addresses are indexed apart, so the names of a city and its addresses
+    /// can be indexed on two threads and joined here: the index is the one a single builder
+    /// given the same addresses and the same names would make.
+    pub fn with_names_of(mut self, other: AddressIndex) -> AddressIndex {
+        let theirs = other.t;
+        self.t.names = theirs.names;
+        self.t.name_text = theirs.name_text;
+        self.t.name_map = theirs.name_map;
+        self
+    }
+
     /// Number of indexed entries: distinct (address, building) pairs plus
     /// distinct (name, building) pairs.
     pub fn len(&self) -> usize {
@@ -763,23 +1018,19 @@ impl AddressIndex {
             return None;
         }
         let key = name_key(query);
-        let ids = self.t.name_map.get(key.as_str())?;
-        let names: Vec<&NameEntry> = ids
-            .iter()
-            .filter_map(|&i| self.t.names.get(i as usize))
-            .collect();
+        let names = self.t.names_with_key(&key);
         match names.as_slice() {
             [] => None,
             [n] => Some(Ok(AddressHit {
                 building: n.building,
-                matched: n.display.to_string(),
+                matched: self.t.name_display(n).to_string(),
                 kind: MatchKind::Name,
             })),
             many => {
                 let mut suggestions: Vec<Suggestion> = many
                     .iter()
                     .map(|n| Suggestion {
-                        text: n.display.to_string(),
+                        text: self.t.name_display(n).to_string(),
                         building: n.building,
                     })
                     .collect();
@@ -801,30 +1052,31 @@ impl AddressIndex {
         let key = name_key(query);
         let qn = key.chars().count() as u32;
         let slack = (qn / 2).max(3);
-        let mut scored: Vec<(f64, &NameEntry)> = Vec::new();
+        // (similarity, display, building)
+        let mut scored: Vec<(f64, &str, u32)> = Vec::new();
         if !key.is_empty() {
             for n in &self.t.names {
                 if n.chars.abs_diff(qn) > slack {
                     continue;
                 }
-                let s = strsim::jaro_winkler(&key, &n.key);
+                let s = strsim::jaro_winkler(&key, self.t.name_key(n));
                 if s >= MIN_NAME_SIMILARITY {
-                    scored.push((s, n));
+                    scored.push((s, self.t.name_display(n), n.building));
                 }
             }
         }
         scored.sort_by(|a, b| {
             b.0.total_cmp(&a.0)
-                .then_with(|| a.1.display.cmp(&b.1.display))
-                .then(a.1.building.cmp(&b.1.building))
+                .then_with(|| a.1.cmp(b.1))
+                .then(a.2.cmp(&b.2))
         });
-        scored.dedup_by(|a, b| a.1.display == b.1.display && a.1.building == b.1.building);
+        scored.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
         let suggestions = scored
             .iter()
             .take(MAX_SUGGESTIONS)
-            .map(|(_, n)| Suggestion {
-                text: n.display.to_string(),
-                building: n.building,
+            .map(|&(_, text, building)| Suggestion {
+                text: text.to_string(),
+                building,
             })
             .collect();
         AddressMiss {
@@ -833,6 +1085,174 @@ impl AddressIndex {
                 query.trim()
             ),
             suggestions,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names as the index made them when each was checked against the table as it came:
+    /// (display, key, building) in the order kept, and the positions per key in that order.
+    type Model = (Vec<(String, String, u32)>, HashMap<String, Vec<usize>>);
+
+    fn model(input: &[(String, u32)]) -> Model {
+        let mut names: Vec<(String, String, u32)> = Vec::new();
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        for (name, building) in input {
+            let display = name.trim();
+            if display.chars().count() > super::super::MAX_QUERY_CHARS {
+                continue;
+            }
+            let key = name_key(display);
+            if key.is_empty() {
+                continue;
+            }
+            let ids = by_key.entry(key.clone()).or_default();
+            if ids.last().is_some_and(|&i| names[i].2 == *building) {
+                continue;
+            }
+            ids.push(names.len());
+            names.push((display.to_string(), key, *building));
+        }
+        (names, by_key)
+    }
+
+    /// The chains of every key of the table, as lists of positions.
+    fn chains(t: &Tables) -> Vec<Vec<usize>> {
+        let mut out: Vec<Vec<usize>> = t
+            .name_map
+            .iter()
+            .map(|&first| {
+                let mut ids = vec![first as usize];
+                while let Some(n) = t.names.get(*ids.last().unwrap_or(&0)) {
+                    if n.next == NO_NEXT {
+                        break;
+                    }
+                    ids.push(n.next as usize);
+                }
+                ids
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn random_names(seed: u64, count: usize) -> Vec<(String, u32)> {
+        let mut state = seed;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let words = [
+            "Tower",
+            "TOWER",
+            " tower ",
+            "恒隆广场",
+            "恒隆 广场",
+            "Plaza 66",
+            "!!",
+            "Kerry",
+            "A",
+            "a",
+        ];
+        let mut building = 0;
+        (0..count)
+            .map(|i| {
+                // Mostly a building's names one after another, sometimes back to an earlier one.
+                if next(3) == 0 {
+                    building += 1;
+                }
+                let b = if next(10) == 0 {
+                    next(building + 1) as u32
+                } else {
+                    building as u32
+                };
+                let w = words[next(words.len() as u64) as usize];
+                let name = if next(4) == 0 {
+                    format!("{w} {}", i % 7)
+                } else {
+                    w.to_string()
+                };
+                (name, b)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn radix_sort_sorts_as_sort_unstable() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let v: Vec<(u64, u32)> = (0..200_000u32)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Few distinct top bits and repeated keys, too.
+                let key = if i % 3 == 0 { state % 1000 } else { state };
+                (key, i)
+            })
+            .collect();
+        let mut want = v.clone();
+        want.sort_unstable();
+        let mut got = v;
+        radix_sort(&mut got);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn names_grouped_at_build_as_when_checked_one_by_one() {
+        for seed in 1..40u64 {
+            let input = random_names(seed * 7919, 20 + (seed as usize * 13) % 200);
+            let (want, by_key) = model(&input);
+            let mut b = AddressIndexBuilder::new();
+            for (name, building) in &input {
+                b.add_name(name, *building);
+            }
+            let ix = b.build();
+            let got: Vec<(String, String, u32)> =
+                ix.t.names
+                    .iter()
+                    .map(|n| {
+                        (
+                            ix.t.name_display(n).to_string(),
+                            ix.t.name_key(n).to_string(),
+                            n.building,
+                        )
+                    })
+                    .collect();
+            assert_eq!(got, want, "seed {seed}");
+            for (key, ids) in &by_key {
+                let found: Vec<usize> =
+                    ix.t.names_with_key(key)
+                        .iter()
+                        .map(|n| {
+                            ix.t.names
+                                .iter()
+                                .position(|m| std::ptr::eq(m, *n))
+                                .unwrap_or(usize::MAX)
+                        })
+                        .collect();
+                assert_eq!(&found, ids, "seed {seed}, key {key}");
+            }
+            let mut want_chains: Vec<Vec<usize>> = by_key.into_values().collect();
+            want_chains.sort();
+            assert_eq!(chains(&ix.t), want_chains, "seed {seed}");
+
+            // Keys sharing a hash: the same groups, whatever the hashes.
+            for modulus in [1u64, 3] {
+                let mut b = AddressIndexBuilder::new();
+                for (name, building) in &input {
+                    b.add_name(name, *building);
+                }
+                let hashes: Vec<u64> = b.name_hashes.iter().map(|h| h % modulus).collect();
+                let mut t = b.t;
+                index_names(&mut t, hashes);
+                assert_eq!(t.names.len(), want.len(), "seed {seed}");
+                assert_eq!(chains(&t), want_chains, "seed {seed}, modulus {modulus}");
+            }
         }
     }
 }

@@ -45,6 +45,7 @@ mod tests;
 
 use serde::Serialize;
 
+pub(crate) use index::FxHasher;
 pub use index::{AddressIndex, AddressIndexBuilder};
 pub use road::{Dir, RoadKey, RoadKind};
 pub use text::MAX_QUERY_CHARS;

@@ -375,6 +375,69 @@ fn bad_input_is_a_miss_not_a_panic() {
 }
 
 #[test]
+fn names_indexed_apart_index_the_same() {
+    // Shared names, a building repeating a name, and a name given by two buildings in turn.
+    let names: &[(&str, u32)] = &[
+        ("Tower", 1),
+        ("TOWER", 1),
+        ("Tower", 2),
+        ("恒隆广场", 3),
+        ("Plaza 66", 3),
+        ("恒隆 广场", 4),
+        ("Tower", 1),
+        ("!!", 5),
+        ("Kerry Centre", 6),
+    ];
+    let addrs: &[(&str, u32)] = &[
+        ("华山路100号", 1),
+        ("华山路100号", 2),
+        ("南京西路1266号", 3),
+    ];
+    let mut one = AddressIndexBuilder::new();
+    for &(a, id) in addrs {
+        one.add_address(a, id).unwrap();
+    }
+    for &(n, id) in names {
+        one.add_name(n, id);
+    }
+    let one = one.build();
+    let mut addresses = AddressIndexBuilder::new();
+    for &(a, id) in addrs {
+        addresses.add_address(a, id).unwrap();
+    }
+    // Its own names are replaced.
+    addresses.add_name("Elsewhere", 9);
+    let mut theirs = AddressIndexBuilder::new();
+    for &(n, id) in names {
+        theirs.add_name(n, id);
+    }
+    let apart = addresses.build().with_names_of(theirs.build());
+    assert_eq!(one.len(), apart.len());
+    assert_eq!(one.address_count(), apart.address_count());
+    for q in [
+        "tower",
+        "Tower",
+        "恒隆广场",
+        "Plaza 66",
+        "plaza 67",
+        "Kerry",
+        "Kerry Centre",
+        "华山路100号",
+        "南京西路1266号",
+        "恒隆广",
+        "!!",
+        "nothing here",
+        "Elsewhere",
+    ] {
+        assert_eq!(
+            format!("{:?}", apart.lookup(q)),
+            format!("{:?}", one.lookup(q)),
+            "{q}"
+        );
+    }
+}
+
+#[test]
 fn duplicate_addresses_are_ambiguous() {
     let mut b = AddressIndexBuilder::new();
     b.add_address("华山路100号", 1).unwrap();

@@ -76,8 +76,29 @@ pub(crate) fn fold(query: &str) -> String {
 /// and digits ("Plaza 66", "PLAZA-66" and "ｐｌａｚａ６６" all become "plaza66").
 pub(crate) fn name_key(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
-    out.extend(name.chars().map(fold_char).filter(|c| c.is_alphanumeric()));
+    push_name_key(name, &mut out);
     out
+}
+
+/// Appends the [`name_key`] of `name` to `out`.
+pub(crate) fn push_name_key(name: &str, out: &mut String) {
+    for c in name.chars() {
+        let c = fold_char(c);
+        if key_char(c) {
+            out.push(c);
+        }
+    }
+}
+
+/// `c.is_alphanumeric()`, answering ASCII and the two fully assigned CJK ideograph blocks
+/// (most of a Chinese name) without the Unicode table search.
+#[inline]
+fn key_char(c: char) -> bool {
+    match c {
+        '\0'..='\u{7F}' => c.is_ascii_alphanumeric(),
+        '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' => true,
+        _ => c.is_alphanumeric(),
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +112,16 @@ mod tests {
         assert_eq!(fold("Yan’an"), "yan'an");
         assert_eq!(name_key("ＰＬＡＺＡ　６６"), "plaza66");
         assert_eq!(name_key("恒隆 广场!"), "恒隆广场");
+    }
+
+    #[test]
+    fn key_chars_are_the_alphanumeric_ones() {
+        for c in ('\0'..='\u{7F}')
+            .chain('\u{3400}'..='\u{4DBF}')
+            .chain('\u{4E00}'..='\u{9FFF}')
+        {
+            assert_eq!(key_char(c), c.is_alphanumeric(), "{c:?}");
+        }
     }
 
     #[test]

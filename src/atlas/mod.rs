@@ -8,6 +8,7 @@ pub mod answer;
 pub mod history;
 pub mod roster;
 pub mod spatial;
+mod tables;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,18 +58,20 @@ impl Snapshot {
             leaders,
             teams,
         } = ds;
-        let spatial = Arc::new(Spatial::build(grids, buildings));
-        let roster = Arc::new(Roster::build(
-            &spatial,
-            Attributes {
-                people,
-                leaders,
-                teams,
-            },
-        ));
+        // The roster needs only the grids' positions: it is built while the address index is.
+        let (spatial, roster) = Spatial::build_with(grids, buildings, |grids| {
+            Roster::build_for(
+                grids,
+                Attributes {
+                    people,
+                    leaders,
+                    teams,
+                },
+            )
+        });
         Snapshot {
-            spatial,
-            roster,
+            spatial: Arc::new(spatial),
+            roster: Arc::new(roster),
             generation,
             version,
             loaded_at: Utc::now(),
@@ -184,6 +187,52 @@ impl Atlas {
             loaded_at: Utc::now(),
         }));
         Ok(())
+    }
+}
+
+/// Times the phases of a snapshot build, as `snapshot phase` debug events: wall time, and
+/// the time the thread spent on a CPU (from /proc/thread-self/schedstat, Linux only).
+pub(crate) struct Phases {
+    last: Instant,
+    last_cpu: Option<u64>,
+}
+
+/// Nanoseconds this thread has run on a CPU, when debug events are on and Linux tells.
+fn thread_cpu_ns() -> Option<u64> {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return None;
+    }
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+impl Phases {
+    pub(crate) fn start() -> Phases {
+        Phases {
+            last: Instant::now(),
+            last_cpu: thread_cpu_ns(),
+        }
+    }
+
+    /// The time since the previous mark (or the start), under `phase`.
+    pub(crate) fn mark(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        let cpu = thread_cpu_ns();
+        tracing::debug!(
+            phase,
+            ms = (now - self.last).as_secs_f64() * 1e3,
+            cpu_ms = match (cpu, self.last_cpu) {
+                (Some(c), Some(l)) => c.saturating_sub(l) as f64 / 1e6,
+                _ => f64::NAN,
+            },
+            "snapshot phase"
+        );
+        self.last = now;
+        self.last_cpu = cpu;
     }
 }
 

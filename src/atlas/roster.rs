@@ -4,12 +4,11 @@
 //! string. Rebuilding it is O(grids + people), which is why a leader edit never rebuilds the
 //! spatial index: it builds a new roster against the same `Arc<Spatial>`.
 
-use std::collections::HashMap;
-
 use crate::model::{LeaderAssignment, LeaderRole, Person, ServiceTeam};
 use crate::store::Attributes;
 
-use super::spatial::Spatial;
+use super::spatial::{GridCodes, Spatial};
+use super::tables::KeyIndex;
 
 pub struct Roster {
     people: Vec<Person>,
@@ -31,26 +30,29 @@ fn role_slot(role: LeaderRole) -> usize {
 
 impl Roster {
     pub fn build(spatial: &Spatial, attributes: Attributes) -> Roster {
+        Roster::build_for(spatial.grid_codes(), attributes)
+    }
+
+    /// The roster of the grids `grids` indexes (while their spatial half is being built).
+    pub fn build_for(grids: GridCodes<'_>, attributes: Attributes) -> Roster {
         let Attributes {
             mut people,
             leaders,
             mut teams,
         } = attributes;
         people.sort_by(|a, b| a.id.cmp(&b.id));
-        let grid_count = spatial.grids.len();
-        let person_by_id: HashMap<&str, u32> = people
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.as_str(), i as u32))
-            .collect();
+        let grid_count = grids.len();
+        let person_by_id = KeyIndex::build(&people, |p| &p.id);
+        let mut people_by_id = person_by_id.cursor(&people, |p| &p.id);
+        let mut grids_by_code = grids.cursor();
         let mut dangling = Vec::new();
         let mut leader_slots = vec![[None, None]; grid_count];
         for a in &leaders {
             match (
-                spatial.grid_index(&a.grid_code),
-                person_by_id.get(a.person_id.as_str()),
+                grids_by_code.index(&a.grid_code),
+                people_by_id.get(&a.person_id),
             ) {
-                (Some(g), Some(&p)) => leader_slots[g as usize][role_slot(a.role)] = Some(p),
+                (Some(g), Some(p)) => leader_slots[g as usize][role_slot(a.role)] = Some(p),
                 _ => dangling.push(format!(
                     "leader {} of grid {} names an unknown grid or person",
                     a.role.as_str(),
@@ -62,7 +64,7 @@ impl Roster {
         let mut team_of_grid = vec![None; grid_count];
         for (t, team) in teams.iter().enumerate() {
             for code in &team.grid_codes {
-                match spatial.grid_index(code) {
+                match grids_by_code.index(code) {
                     Some(g) => {
                         team_of_grid[g as usize].get_or_insert(t as u32);
                     }
@@ -73,7 +75,6 @@ impl Roster {
                 }
             }
         }
-        drop(person_by_id);
         Roster {
             people,
             leaders: leader_slots,

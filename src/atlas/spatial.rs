@@ -1,17 +1,18 @@
 //! The geometry half of the snapshot: grids and footprints in R-trees, plus the address index.
 //! It is rebuilt only when geometry or buildings change, never for a leader edit.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use geo::coordinate_position::CoordPos;
-use geo::{BoundingRect, Coord, CoordinatePosition, InteriorPoint, MultiPolygon, Rect};
+use geo::{BoundingRect, Coord, CoordinatePosition, MultiPolygon, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RStarInsertionStrategy, RTree, RTreeParams};
 
 use crate::address::{AddressIndex, AddressIndexBuilder};
+use crate::geometry::interior::interior_point;
 use crate::geometry::measure;
 use crate::model::{Building, Grid, GridLevel};
+
+use super::tables::{Cursor, KeyIndex, Lists};
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 type Tree = RTree<Entry, WideNodes>;
@@ -75,12 +76,12 @@ pub struct PointHit {
 pub struct Spatial {
     pub grids: Vec<GridEntry>,
     pub buildings: Vec<BuildingEntry>,
-    grid_by_code: HashMap<String, u32>,
+    grid_by_code: KeyIndex,
     /// Per grid: its child grids, in code order.
-    children: Vec<Vec<u32>>,
+    children: Lists,
     /// Per grid: the buildings attached to it, in id order.
-    buildings_of_grid: Vec<Vec<u32>>,
-    building_by_id: HashMap<String, u32>,
+    buildings_of_grid: Lists,
+    building_by_id: KeyIndex,
     /// One R-tree per level, outermost first: a lookup asks the deepest level first and is
     /// done at the first level that covers the point.
     level_trees: [Tree; 3],
@@ -111,53 +112,251 @@ pub fn position(mp: &MultiPolygon<f64>, lon: f64, lat: f64) -> CoordPos {
 /// could not understand as (building id, address, reason).
 type AddressWarnings = Vec<(String, String, String)>;
 
-fn address_index(buildings: &[BuildingEntry]) -> (AddressIndex, AddressWarnings) {
-    let mut builder = AddressIndexBuilder::new();
-    let mut warnings = Vec::new();
-    for (i, entry) in buildings.iter().enumerate() {
-        let b = &entry.building;
-        for a in &b.addresses {
-            if let Err(e) = builder.add_address(a, i as u32) {
-                warnings.push((b.id.clone(), a.clone(), e.to_string()));
+fn address_index(buildings: &[Building]) -> (AddressIndex, AddressWarnings) {
+    // Names and addresses fill separate tables: the names are indexed on a thread of their
+    // own (the index is the same as from one builder taking both).
+    std::thread::scope(|scope| {
+        let names = scope.spawn(|| {
+            let mut phase = super::Phases::start();
+            let (mut names, mut name_bytes) = (0, 0);
+            for b in buildings {
+                for name in std::iter::once(&b.name).chain(&b.name_en).chain(&b.aliases) {
+                    names += 1;
+                    name_bytes += name.len();
+                }
+            }
+            let mut builder = AddressIndexBuilder::new();
+            builder.reserve(0, names, name_bytes);
+            for (i, b) in buildings.iter().enumerate() {
+                builder.add_name(&b.name, i as u32);
+                if let Some(en) = &b.name_en {
+                    builder.add_name(en, i as u32);
+                }
+                for alias in &b.aliases {
+                    builder.add_name(alias, i as u32);
+                }
+            }
+            phase.mark("names (thread of their own)");
+            let index = builder.build();
+            phase.mark("names build()");
+            index
+        });
+        let mut phase = super::Phases::start();
+        let mut builder = AddressIndexBuilder::new();
+        builder.reserve(buildings.iter().map(|b| b.addresses.len()).sum(), 0, 0);
+        let mut warnings = Vec::new();
+        for (i, b) in buildings.iter().enumerate() {
+            for a in &b.addresses {
+                if let Err(e) = builder.add_address(a, i as u32) {
+                    warnings.push((b.id.clone(), a.clone(), e.to_string()));
+                }
             }
         }
-        builder.add_name(&b.name, i as u32);
-        if let Some(en) = &b.name_en {
-            builder.add_name(en, i as u32);
-        }
-        for alias in &b.aliases {
-            builder.add_name(alias, i as u32);
-        }
+        phase.mark("addresses");
+        let index = builder.build();
+        phase.mark("addresses build()");
+        let index = match names.join() {
+            Ok(names) => index.with_names_of(names),
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        phase.mark("waiting for the names");
+        (index, warnings)
+    })
+}
+
+/// Grid positions by code, for what is built alongside the spatial half (the roster).
+#[derive(Clone, Copy)]
+pub struct GridCodes<'a> {
+    grids: &'a [GridEntry],
+    by_code: &'a KeyIndex,
+}
+
+impl GridCodes<'_> {
+    pub fn len(&self) -> usize {
+        self.grids.len()
     }
-    (builder.build(), warnings)
+
+    pub fn is_empty(&self) -> bool {
+        self.grids.is_empty()
+    }
+
+    pub fn index(&self, code: &str) -> Option<u32> {
+        self.by_code.get(self.grids, grid_code, code)
+    }
+
+    /// For many lookups in a row, fastest when the codes come in about code order.
+    pub fn cursor(&self) -> GridCursor<'_> {
+        GridCursor(self.by_code.cursor(self.grids, grid_code))
+    }
+}
+
+fn grid_code(g: &GridEntry) -> &str {
+    &g.code
+}
+
+/// Grid positions by code, each lookup starting next to the previous answer.
+pub struct GridCursor<'a>(Cursor<'a, GridEntry, for<'g> fn(&'g GridEntry) -> &'g str>);
+
+impl GridCursor<'_> {
+    pub fn index(&mut self, code: &str) -> Option<u32> {
+        self.0.get(code)
+    }
 }
 
 impl Spatial {
     pub fn build(grids: Vec<Grid>, buildings: Vec<Building>) -> Spatial {
-        let mut grids: Vec<Grid> = grids.into_iter().filter(|g| g.valid_to.is_none()).collect();
-        grids.sort_by(|a, b| a.code.cmp(&b.code));
-        let grid_by_code: HashMap<String, u32> = grids
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (g.code.clone(), i as u32))
-            .collect();
-        let grids: Vec<GridEntry> = grids
+        Spatial::build_with(grids, buildings, |_| ()).0
+    }
+
+    /// Builds the spatial half and, on the same thread once the grids are indexed, `alongside`
+    /// (the roster). The address index, the longest part at city scale, is built on a second
+    /// core from the start, while this one indexes the grids, computes the anchors and loads
+    /// the R-trees.
+    pub fn build_with<R>(
+        grids: Vec<Grid>,
+        buildings: Vec<Building>,
+        alongside: impl FnOnce(GridCodes<'_>) -> R,
+    ) -> (Spatial, R) {
+        let mut phase = super::Phases::start();
+        let mut buildings = buildings;
+        buildings.sort_by(|a, b| a.id.cmp(&b.id));
+        phase.mark("buildings sorted");
+
+        let (main, addresses) = std::thread::scope(|scope| {
+            let buildings = &buildings;
+            let index = scope.spawn(move || {
+                let mut phase = super::Phases::start();
+                let built = address_index(buildings);
+                phase.mark("address index (thread of its own)");
+                built
+            });
+            let main = Self::build_grids_and_trees(grids, buildings, alongside, &mut phase);
+            let addresses = match index.join() {
+                Ok(built) => built,
+                // Index building never panics on data; if it ever did, answer without it.
+                Err(_) => (AddressIndexBuilder::new().build(), Vec::new()),
+            };
+            phase.mark("waiting for the address index");
+            (main, addresses)
+        });
+        let (grids, grid_by_code, level_trees, located, building_tree, alongside) = main;
+        let (addresses, address_warnings) = addresses;
+
+        let building_by_id = KeyIndex::build(&buildings, |b| &b.id);
+        phase.mark("building_by_id");
+        let buildings: Vec<BuildingEntry> = buildings
             .into_iter()
-            .map(|g| GridEntry {
-                parent: g
-                    .parent_code
-                    .as_ref()
-                    .and_then(|p| grid_by_code.get(p).copied()),
-                bbox: rect_of(&g.geometry),
-                code: g.code,
-                name: g.name,
-                name_en: g.name_en,
-                level: g.level,
-                parent_code: g.parent_code,
-                geometry: g.geometry,
-                valid_from: g.valid_from,
+            .zip(located)
+            .map(|(building, (grid, anchor))| BuildingEntry {
+                building,
+                grid,
+                anchor,
             })
             .collect();
+        let children = Lists::group(
+            grids.len(),
+            &grids.iter().map(|g| g.parent).collect::<Vec<_>>(),
+        );
+        let buildings_of_grid = Lists::group(
+            grids.len(),
+            &buildings.iter().map(|b| b.grid).collect::<Vec<_>>(),
+        );
+        phase.mark("building entries, children, buildings_of_grid");
+
+        (
+            Spatial {
+                grids,
+                buildings,
+                grid_by_code,
+                children,
+                buildings_of_grid,
+                building_by_id,
+                level_trees,
+                building_tree,
+                addresses,
+                address_warnings,
+            },
+            alongside,
+        )
+    }
+
+    /// The part of a build beside the address index: grid entries and their index by code,
+    /// each building's grid and anchor, the four R-trees, then `alongside`.
+    #[allow(clippy::type_complexity)]
+    fn build_grids_and_trees<R>(
+        grids: Vec<Grid>,
+        buildings: &[Building],
+        alongside: impl FnOnce(GridCodes<'_>) -> R,
+        phase: &mut super::Phases,
+    ) -> (
+        Vec<GridEntry>,
+        KeyIndex,
+        [Tree; 3],
+        Vec<(Option<u32>, Coord<f64>)>,
+        Tree,
+        R,
+    ) {
+        // The current versions in code order (a stable sort: equal codes keep their order).
+        // Their positions are sorted, not the grids: a grid is large, and a stable sort of
+        // input sorted in runs would move every one of them several times.
+        let mut order: Vec<(&str, u32)> = grids
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.valid_to.is_none())
+            .map(|(i, g)| (g.code.as_str(), i as u32))
+            .collect();
+        order.sort_by(|a, b| a.0.cmp(b.0));
+        phase.mark("grids sorted");
+        let grid_by_code = KeyIndex::build(&order, |o| o.0);
+        let mut by_code = grid_by_code.cursor(&order, |o| o.0);
+        let parents: Vec<Option<u32>> = order
+            .iter()
+            .map(|&(_, i)| {
+                grids[i as usize]
+                    .parent_code
+                    .as_ref()
+                    .and_then(|p| by_code.get(p))
+            })
+            .collect();
+        let order: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
+        phase.mark("grid_by_code, parents");
+        let mut slots: Vec<Option<Grid>> = grids.into_iter().map(Some).collect();
+        let grids: Vec<GridEntry> = order
+            .iter()
+            .zip(parents)
+            .filter_map(|(&i, parent)| {
+                let g = slots.get_mut(i as usize)?.take()?;
+                Some(GridEntry {
+                    parent,
+                    bbox: rect_of(&g.geometry),
+                    code: g.code,
+                    name: g.name,
+                    name_en: g.name_en,
+                    level: g.level,
+                    parent_code: g.parent_code,
+                    geometry: g.geometry,
+                    valid_from: g.valid_from,
+                })
+            })
+            .collect();
+        drop(slots);
+        phase.mark("grid entries (bbox)");
+        let codes = GridCodes {
+            grids: &grids,
+            by_code: &grid_by_code,
+        };
+        let mut by_code = codes.cursor();
+        let located: Vec<(Option<u32>, Coord<f64>)> = buildings
+            .iter()
+            .map(|b| {
+                let grid = b.grid_code.as_ref().and_then(|c| by_code.index(c));
+                let anchor = interior_point(&b.footprint)
+                    .map(|p| p.0)
+                    .unwrap_or_else(|| rect_of(&b.footprint).center());
+                (grid, anchor)
+            })
+            .collect();
+        phase.mark("building grids and anchors");
         let level_trees = GridLevel::ALL.map(|level| {
             RTree::bulk_load_with_params(
                 grids
@@ -168,97 +367,50 @@ impl Spatial {
                     .collect(),
             )
         });
-
-        let mut buildings = buildings;
-        buildings.sort_by(|a, b| a.id.cmp(&b.id));
-        let building_by_id = buildings
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (b.id.clone(), i as u32))
-            .collect();
-        let buildings: Vec<BuildingEntry> = buildings
-            .into_iter()
-            .map(|b| BuildingEntry {
-                grid: b
-                    .grid_code
-                    .as_ref()
-                    .and_then(|c| grid_by_code.get(c).copied()),
-                anchor: b
-                    .footprint
-                    .interior_point()
-                    .map(|p| p.0)
-                    .unwrap_or_else(|| rect_of(&b.footprint).center()),
-                building: b,
-            })
-            .collect();
-        // The address index is the longest part of a build at city scale: make it on a second
-        // core while this one bulk-loads the R-trees.
-        let (addresses, address_warnings, building_tree, children, buildings_of_grid) =
-            std::thread::scope(|scope| {
-                let index = scope.spawn(|| address_index(&buildings));
-                let building_tree = RTree::bulk_load_with_params(
-                    buildings
-                        .iter()
-                        .enumerate()
-                        .map(|(i, b)| envelope(rect_of(&b.building.footprint), i as u32))
-                        .collect(),
-                );
-                let mut children = vec![Vec::new(); grids.len()];
-                for (i, g) in grids.iter().enumerate() {
-                    if let Some(p) = g.parent {
-                        children[p as usize].push(i as u32);
-                    }
-                }
-                let mut buildings_of_grid = vec![Vec::new(); grids.len()];
-                for (i, b) in buildings.iter().enumerate() {
-                    if let Some(g) = b.grid {
-                        buildings_of_grid[g as usize].push(i as u32);
-                    }
-                }
-                let (addresses, warnings) = match index.join() {
-                    Ok(built) => built,
-                    // Index building never panics on data; if it ever did, answer without it.
-                    Err(_) => (AddressIndexBuilder::new().build(), Vec::new()),
-                };
-                (
-                    addresses,
-                    warnings,
-                    building_tree,
-                    children,
-                    buildings_of_grid,
-                )
-            });
-
-        Spatial {
+        phase.mark("level trees");
+        let building_tree = RTree::bulk_load_with_params(
+            buildings
+                .iter()
+                .enumerate()
+                .map(|(i, b)| envelope(rect_of(&b.footprint), i as u32))
+                .collect(),
+        );
+        phase.mark("building tree");
+        let alongside = alongside(codes);
+        phase.mark("alongside (roster)");
+        (
             grids,
-            buildings,
             grid_by_code,
-            children,
-            buildings_of_grid,
-            building_by_id,
             level_trees,
+            located,
             building_tree,
-            addresses,
-            address_warnings,
+            alongside,
+        )
+    }
+
+    /// Grid positions by code.
+    pub fn grid_codes(&self) -> GridCodes<'_> {
+        GridCodes {
+            grids: &self.grids,
+            by_code: &self.grid_by_code,
         }
     }
 
     pub fn grid_index(&self, code: &str) -> Option<u32> {
-        self.grid_by_code.get(code).copied()
+        self.grid_codes().index(code)
     }
 
     pub fn children(&self, grid: u32) -> &[u32] {
-        self.children.get(grid as usize).map_or(&[], Vec::as_slice)
+        self.children.get(grid)
     }
 
     pub fn buildings_of(&self, grid: u32) -> &[u32] {
-        self.buildings_of_grid
-            .get(grid as usize)
-            .map_or(&[], Vec::as_slice)
+        self.buildings_of_grid.get(grid)
     }
 
     pub fn building_index(&self, id: &str) -> Option<u32> {
-        self.building_by_id.get(id).copied()
+        self.building_by_id
+            .get(&self.buildings, |b| &b.building.id, id)
     }
 
     pub fn grid(&self, i: u32) -> &GridEntry {

@@ -13,6 +13,7 @@
 
 pub mod crs;
 pub mod geojson_out;
+pub mod interior;
 pub mod measure;
 pub mod validity;
 
