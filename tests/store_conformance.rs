@@ -1352,6 +1352,79 @@ async fn concurrent_publishes_take_turns(store: Arc<dyn Store>, _inspect: &Inspe
     );
 }
 
+/// Whole-atlas reads while another task writes: every read is one committed state. The writer
+/// alternates a building rename and a leader change (tables a parallel reader reads on
+/// different connections); each read must pair the name and the leader of its version.
+async fn loads_during_writes_are_consistent(store: Arc<dyn Store>, _inspect: &Inspect) {
+    store.seed(&sample(), "tester").await.expect("seed");
+    let state_of = |ds: &Dataset| {
+        let name = ds
+            .buildings
+            .iter()
+            .find(|b| b.id == "b2")
+            .map(|b| b.name.clone());
+        let leader = ds
+            .leaders
+            .iter()
+            .find(|l| l.grid_code == "N-001" && l.role == LeaderRole::PartyWorker)
+            .map(|l| l.person_id.clone());
+        (name, leader)
+    };
+    let seeded = store.load().await.expect("load");
+    let mut expected = std::collections::HashMap::from([(1u64, state_of(&seeded))]);
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut states = Vec::new();
+            let (mut name, mut leader) = state_of(&seeded);
+            for round in 0..24 {
+                if round % 2 == 0 {
+                    let mut b = building_b2();
+                    b.name = format!("恒隆广场 round {round}");
+                    store
+                        .upsert_buildings(&[b.clone()], "importer")
+                        .await
+                        .expect("upsert");
+                    name = Some(b.name);
+                } else {
+                    let person = if round % 4 == 1 { "p3" } else { "p1" };
+                    let change = LeaderChange {
+                        bac_convener: None,
+                        party_worker: Some(PersonRef::Existing(person.into())),
+                    };
+                    store
+                        .replace_leaders("N-001", &change, "admin:alice", Utc::now())
+                        .await
+                        .expect("replace_leaders");
+                    leader = Some(person.to_string());
+                }
+                let version = store.current_version().await.expect("version");
+                states.push((version, (name.clone(), leader.clone())));
+            }
+            states
+        })
+    };
+    let mut reads = Vec::new();
+    while !writer.is_finished() {
+        let read = store.load_at(None).await.expect("load during writes");
+        reads.push((read.version, state_of(&read.dataset)));
+    }
+    expected.extend(writer.await.expect("writer"));
+    assert_eq!(
+        expected.len(),
+        25,
+        "24 writes, each a version: {expected:?}"
+    );
+    assert!(!reads.is_empty());
+    for (version, state) in &reads {
+        assert_eq!(
+            expected.get(version),
+            Some(state),
+            "the read at version {version} mixes states"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // A database made before versions existed (migration 0001 only), then migrated.
 
@@ -1709,6 +1782,7 @@ conformance!(
     refused_publishes_write_nothing,
     plan_writes_reload_nothing_and_a_publish_reloads_everything,
     concurrent_publishes_take_turns,
+    loads_during_writes_are_consistent,
 );
 
 #[tokio::test]
@@ -1749,4 +1823,20 @@ async fn unreachable_postgres_is_unavailable() {
         started.elapsed() < std::time::Duration::from_secs(10),
         "fails fast"
     );
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_urls_are_refused() {
+    // Whole-atlas reads open the file on connections of their own: a private in-memory
+    // database would read back empty, so it is refused up front with a clear message.
+    for url in ["sqlite::memory:", "sqlite://file:atlas?mode=memory"] {
+        let err = match gridatlas::store::open(url).await {
+            Ok(_) => panic!("{url} must be refused"),
+            Err(e) => e,
+        };
+        assert!(
+            matches!(err, StoreError::UnsupportedUrl(_)) && err.to_string().contains("in-memory"),
+            "{url}: {err}"
+        );
+    }
 }

@@ -1,10 +1,10 @@
 //! The embedded default store: one SQLite file, no server.
 
+mod bulk;
 mod history;
 mod plans;
 
 use futures_util::TryStreamExt;
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -25,8 +25,7 @@ use super::{
     version_from_db,
 };
 use crate::model::{
-    AtlasChanges, Building, Contact, Dataset, Grid, GridLevel, LeaderAssignment, LeaderRole,
-    Person, ServiceTeam, TeamMember, Workload,
+    AtlasChanges, Building, Dataset, Grid, GridLevel, LeaderRole, Person, TeamMember, Workload,
 };
 
 /// Write transactions take SQLite's write lock when they begin: a deferred transaction that
@@ -36,6 +35,8 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database file, which whole-atlas reads open on connections of their own.
+    path: std::path::PathBuf,
 }
 
 impl SqliteStore {
@@ -45,10 +46,16 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true);
-        let path = options.get_filename();
+        let path = options.get_filename().to_path_buf();
+        // Whole-atlas reads open the file again (see `bulk`): a private in-memory database
+        // could not be reached from there.
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(StoreError::UnsupportedUrl(format!(
+                "{url} (an in-memory SQLite database; give a file path)"
+            )));
+        }
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
-            && path.to_str() != Some(":memory:")
         {
             std::fs::create_dir_all(dir)?;
         }
@@ -57,7 +64,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, path })
     }
 }
 
@@ -265,121 +272,6 @@ async fn collect_rows<T>(
     Ok(out)
 }
 
-/// A query of versioned rows: `current` (valid_to IS NULL) when `at` is `None`, else `at_sql`
-/// (valid_from <= ?1 < valid_to) with `at` bound as ?1.
-fn versioned_query(
-    current: &'static str,
-    at_sql: &'static str,
-    at: Option<&str>,
-) -> Query<'static, Sqlite, SqliteArguments> {
-    match at {
-        None => sqlx::query(current),
-        Some(t) => sqlx::query(at_sql).bind(t.to_string()),
-    }
-}
-
-/// People, leader assignments and teams (with their grids) as they are now (`at` `None`) or
-/// were at `at` (a [`timestamp`]), read on one connection (inside the caller's transaction, so
-/// they are consistent with whatever else it reads).
-async fn attributes_from(
-    conn: &mut sqlx::SqliteConnection,
-    at: Option<&str>,
-) -> Result<Attributes, StoreError> {
-    let people = collect_rows(
-        conn,
-        sqlx::query("SELECT id, name, phone, email FROM people ORDER BY id"),
-        |r| {
-            Ok(Person {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                contact: Contact {
-                    phone: r.try_get("phone")?,
-                    email: r.try_get("email")?,
-                },
-            })
-        },
-    )
-    .await?;
-    let leaders = collect_rows(
-        conn,
-        versioned_query(
-            "SELECT grid_code, role, person_id FROM leader_assignments WHERE valid_to IS NULL \
-             ORDER BY grid_code, role",
-            "SELECT grid_code, role, person_id FROM leader_assignments \
-             WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1) \
-             ORDER BY grid_code, role",
-            at,
-        ),
-        |r| {
-            let role: String = r.try_get("role")?;
-            Ok(LeaderAssignment {
-                grid_code: r.try_get("grid_code")?,
-                role: LeaderRole::from_str(&role).map_err(StoreError::Corrupt)?,
-                person_id: r.try_get("person_id")?,
-            })
-        },
-    )
-    .await?;
-    // Three queries in all, grouped here: one query per team would cost tens of thousands of
-    // round trips at city scale.
-    let mut members: HashMap<String, Vec<TeamMember>> = HashMap::new();
-    for m in sqlx::query(
-        "SELECT team_id, name, department, specialty, phone, email FROM team_members \
-         ORDER BY team_id, position",
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        members
-            .entry(m.try_get("team_id")?)
-            .or_default()
-            .push(TeamMember {
-                name: m.try_get("name")?,
-                department: m.try_get("department")?,
-                specialty: m.try_get("specialty")?,
-                contact: Contact {
-                    phone: m.try_get("phone")?,
-                    email: m.try_get("email")?,
-                },
-            });
-    }
-    let mut grid_codes: HashMap<String, Vec<String>> = HashMap::new();
-    for a in versioned_query(
-        "SELECT team_id, grid_code FROM team_assignments WHERE valid_to IS NULL \
-         ORDER BY team_id, grid_code",
-        "SELECT team_id, grid_code FROM team_assignments \
-         WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1) \
-         ORDER BY team_id, grid_code",
-        at,
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        grid_codes
-            .entry(a.try_get("team_id")?)
-            .or_default()
-            .push(a.try_get("grid_code")?);
-    }
-    let mut teams = Vec::new();
-    for r in sqlx::query("SELECT id, name FROM service_teams ORDER BY id")
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        let id: String = r.try_get("id")?;
-        teams.push(ServiceTeam {
-            members: members.remove(&id).unwrap_or_default(),
-            grid_codes: grid_codes.remove(&id).unwrap_or_default(),
-            name: r.try_get("name")?,
-            id,
-        });
-    }
-    Ok(Attributes {
-        people,
-        leaders,
-        teams,
-    })
-}
-
 /// How often the SQLite change feed looks for writes made by other processes.
 const CHANGE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -484,20 +376,23 @@ impl Store for SqliteStore {
     }
 
     async fn load_at(&self, at: Option<DateTime<Utc>>) -> Result<Versioned, StoreError> {
-        // One read transaction: the snapshot never mixes data from before and after a write.
-        let at = at.map(timestamp);
-        let mut tx = self.pool.begin().await?;
-        let dataset = super::as_it_stood(history::dataset_at(&mut tx, at.as_deref()).await?);
-        let version = history::current_version_on(&mut tx).await?;
-        tx.commit().await?;
-        Ok(Versioned { version, dataset })
+        let path = self.path.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            bulk::read_dataset(&path, at.map(timestamp).as_deref())
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("the atlas reader stopped: {e}")))??;
+        Ok(Versioned {
+            version: read.version,
+            dataset: super::as_it_stood(read.dataset),
+        })
     }
 
     async fn load_attributes(&self) -> Result<Attributes, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let attributes = attributes_from(&mut tx, None).await?;
-        tx.commit().await?;
-        Ok(attributes)
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || bulk::read_attributes(&path))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("the atlas reader stopped: {e}")))?
     }
 
     async fn seed(&self, ds: &Dataset, actor: &str) -> Result<(), StoreError> {

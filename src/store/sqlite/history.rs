@@ -5,63 +5,11 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{
-    attributes_from, building_from_row, collect_rows, grid_from_row, parse_timestamp,
-    version_from_row, versioned_query,
-};
-use crate::model::{Dataset, LeaderRole};
+use super::{collect_rows, grid_from_row, parse_timestamp, version_from_row};
+use crate::model::LeaderRole;
 use crate::store::{
-    AtlasVersion, Attributes, GridHistory, LeaderSpell, StoreError, TeamSpell, version_from_db,
+    AtlasVersion, GridHistory, LeaderSpell, StoreError, TeamSpell, version_from_db,
 };
-
-/// The atlas now (`at` `None`) or at `at` (a [`super::timestamp`]), read on `conn` (inside the
-/// caller's read transaction).
-pub(super) async fn dataset_at(
-    conn: &mut SqliteConnection,
-    at: Option<&str>,
-) -> Result<Dataset, StoreError> {
-    let grids = collect_rows(
-        conn,
-        versioned_query(
-            "SELECT code, name, name_en, level, parent_code, geometry, valid_from, valid_to \
-             FROM grids WHERE valid_to IS NULL ORDER BY code",
-            "SELECT code, name, name_en, level, parent_code, geometry, valid_from, valid_to \
-             FROM grids WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1) \
-             ORDER BY code",
-            at,
-        ),
-        grid_from_row,
-    )
-    .await?;
-    // A building's grid at a moment is its building-grid assignment then (none before the
-    // first one began).
-    let buildings = collect_rows(
-        conn,
-        versioned_query(
-            "SELECT * FROM buildings ORDER BY id",
-            "SELECT b.id, b.name, b.name_en, b.aliases, b.addresses, bg.grid_code, b.footprint, \
-                    b.enterprises, b.employees, b.party_members, b.floor_area_m2 \
-             FROM buildings b LEFT JOIN building_grids bg ON bg.building_id = b.id \
-                  AND bg.valid_from <= ?1 AND (bg.valid_to IS NULL OR bg.valid_to > ?1) \
-             ORDER BY b.id",
-            at,
-        ),
-        building_from_row,
-    )
-    .await?;
-    let Attributes {
-        people,
-        leaders,
-        teams,
-    } = attributes_from(conn, at).await?;
-    Ok(Dataset {
-        grids,
-        buildings,
-        people,
-        leaders,
-        teams,
-    })
-}
 
 pub(super) async fn current_version_on(conn: &mut SqliteConnection) -> Result<u64, StoreError> {
     let v: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM atlas_versions")
