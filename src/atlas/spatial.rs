@@ -321,24 +321,24 @@ impl Spatial {
         let order: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
         phase.mark("grid_by_code, parents");
         let mut slots: Vec<Option<Grid>> = grids.into_iter().map(Some).collect();
-        let grids: Vec<GridEntry> = order
-            .iter()
-            .zip(parents)
-            .filter_map(|(&i, parent)| {
-                let g = slots.get_mut(i as usize)?.take()?;
-                Some(GridEntry {
-                    parent,
-                    bbox: rect_of(&g.geometry),
-                    code: g.code,
-                    name: g.name,
-                    name_en: g.name_en,
-                    level: g.level,
-                    parent_code: g.parent_code,
-                    geometry: g.geometry,
-                    valid_from: g.valid_from,
-                })
+        // Sized up front: `filter_map` gives no exact length, and growing a vector of a million
+        // entries by doubling copies it into fresh memory several times.
+        let mut entries = Vec::with_capacity(order.len());
+        entries.extend(order.iter().zip(parents).filter_map(|(&i, parent)| {
+            let g = slots.get_mut(i as usize)?.take()?;
+            Some(GridEntry {
+                parent,
+                bbox: rect_of(&g.geometry),
+                code: g.code,
+                name: g.name,
+                name_en: g.name_en,
+                level: g.level,
+                parent_code: g.parent_code,
+                geometry: g.geometry,
+                valid_from: g.valid_from,
             })
-            .collect();
+        }));
+        let grids: Vec<GridEntry> = entries;
         drop(slots);
         phase.mark("grid entries (bbox)");
         let codes = GridCodes {

@@ -129,10 +129,11 @@ fn head_version(conn: &Connection) -> Result<u64, StoreError> {
     version_from_db(v)
 }
 
-/// Runs a query of versioned rows, current ones when `at` is `None`, else those valid at
-/// `at` (bound as ?1), and decodes each row as SQLite steps it.
+/// Runs a query of versioned rows of `table`, current ones when `at` is `None`, else those
+/// valid at `at` (bound as ?1), and decodes each row as SQLite steps it.
 fn collect<T>(
     conn: &Connection,
+    table: &str,
     current: &str,
     at_sql: &str,
     at: Option<&str>,
@@ -142,9 +143,14 @@ fn collect<T>(
         None => (current, &[]),
         Some(t) => (at_sql, &[t]),
     };
+    // Sized once from the table's row count (an upper bound): a vector of a million rows
+    // grown by doubling copies itself into fresh memory again and again, and first touches of
+    // fresh memory (the kernel zeroing pages) were the largest part of a city-sized read.
+    let rows_in_table: i64 =
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query(params)?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(usize::try_from(rows_in_table).unwrap_or(0));
     while let Some(row) = rows.next()? {
         out.push(decode(row)?);
     }
@@ -199,6 +205,7 @@ const GRID_COLUMNS: &str =
 fn grids(conn: &Connection, at: Option<&str>) -> Result<Vec<Grid>, StoreError> {
     collect(
         conn,
+        "grids",
         &format!("{GRID_COLUMNS} WHERE valid_to IS NULL ORDER BY code"),
         &format!(
             "{GRID_COLUMNS} WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1) \
@@ -225,6 +232,7 @@ fn buildings(conn: &Connection, at: Option<&str>) -> Result<Vec<Building>, Store
     // first one began).
     collect(
         conn,
+        "buildings",
         "SELECT id, name, name_en, aliases, addresses, grid_code, footprint, \
                 enterprises, employees, party_members, floor_area_m2 \
          FROM buildings ORDER BY id",
@@ -265,6 +273,7 @@ fn contact(row: &Row<'_>, phone: usize, email: usize) -> Result<Contact, StoreEr
 fn attributes(conn: &Connection, at: Option<&str>) -> Result<Attributes, StoreError> {
     let people = collect(
         conn,
+        "people",
         "SELECT id, name, phone, email FROM people ORDER BY id",
         "SELECT id, name, phone, email FROM people ORDER BY id",
         None,
@@ -278,6 +287,7 @@ fn attributes(conn: &Connection, at: Option<&str>) -> Result<Attributes, StoreEr
     )?;
     let leaders = collect(
         conn,
+        "leader_assignments",
         "SELECT grid_code, role, person_id FROM leader_assignments WHERE valid_to IS NULL \
          ORDER BY grid_code, role",
         "SELECT grid_code, role, person_id FROM leader_assignments \
@@ -295,7 +305,7 @@ fn attributes(conn: &Connection, at: Option<&str>) -> Result<Attributes, StoreEr
     let mut members: HashMap<String, Vec<TeamMember>> = HashMap::new();
     let all_members = "SELECT team_id, name, department, specialty, phone, email \
                        FROM team_members ORDER BY team_id, position";
-    for (team, member) in collect(conn, all_members, all_members, None, |r| {
+    for (team, member) in collect(conn, "team_members", all_members, all_members, None, |r| {
         Ok((
             string(r, 0)?,
             TeamMember {
@@ -311,6 +321,7 @@ fn attributes(conn: &Connection, at: Option<&str>) -> Result<Attributes, StoreEr
     let mut grid_codes: HashMap<String, Vec<String>> = HashMap::new();
     for (team, grid) in collect(
         conn,
+        "team_assignments",
         "SELECT team_id, grid_code FROM team_assignments WHERE valid_to IS NULL \
          ORDER BY team_id, grid_code",
         "SELECT team_id, grid_code FROM team_assignments \
@@ -322,7 +333,7 @@ fn attributes(conn: &Connection, at: Option<&str>) -> Result<Attributes, StoreEr
         grid_codes.entry(team).or_default().push(grid);
     }
     let all_teams = "SELECT id, name FROM service_teams ORDER BY id";
-    let teams = collect(conn, all_teams, all_teams, None, |r| {
+    let teams = collect(conn, "service_teams", all_teams, all_teams, None, |r| {
         let id = string(r, 0)?;
         Ok(ServiceTeam {
             members: members.remove(&id).unwrap_or_default(),
