@@ -12,6 +12,7 @@ use crate::geometry::interior::interior_point;
 use crate::geometry::measure;
 use crate::model::{Building, Grid, GridLevel};
 
+use super::cells::{CellIndex, CellParams, CellStats, Feature};
 use super::tables::{Cursor, KeyIndex, Lists};
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
@@ -86,6 +87,9 @@ pub struct Spatial {
     /// done at the first level that covers the point.
     level_trees: [Tree; 3],
     building_tree: Tree,
+    /// Point location: ranks 0..3 are the grid levels deepest first, rank 3 the footprints.
+    /// `None` only for data it refuses (non-finite coordinates): the R-trees answer then.
+    cells: Option<CellIndex>,
     pub addresses: AddressIndex,
     /// Addresses that could not be understood, as (building id, address, reason).
     pub address_warnings: Vec<(String, String, String)>,
@@ -164,6 +168,46 @@ fn address_index(buildings: &[Building]) -> (AddressIndex, AddressWarnings) {
     })
 }
 
+/// The cell index's rank of building footprints, after the three grid levels.
+const FOOTPRINT_RANK: u32 = GridLevel::ALL.len() as u32;
+
+/// The cell index over the grids (one rank per level, deepest first) and the footprints; on
+/// data it refuses, a warning and `None` (the R-trees then answer point lookups).
+fn cell_index(
+    grids: &[GridEntry],
+    buildings: &[Building],
+    footprint_boxes: &[Rect<f64>],
+) -> Option<CellIndex> {
+    let mut ranks: Vec<Vec<Feature<'_>>> = vec![Vec::new(); GridLevel::ALL.len() + 1];
+    for (i, g) in grids.iter().enumerate() {
+        ranks[GridLevel::ALL.len() - 1 - g.level.depth()].push(Feature {
+            index: i as u32,
+            geometry: &g.geometry,
+            bbox: g.bbox,
+        });
+    }
+    ranks[FOOTPRINT_RANK as usize] = buildings
+        .iter()
+        .zip(footprint_boxes)
+        .enumerate()
+        .map(|(i, (b, &bbox))| Feature {
+            index: i as u32,
+            geometry: &b.footprint,
+            bbox,
+        })
+        .collect();
+    match CellIndex::build(&ranks, GridLevel::ALL.len(), CellParams::default()) {
+        Ok(cells) => {
+            tracing::debug!(stats = ?cells.stats(), "cell index");
+            Some(cells)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no cell index; point lookups use the R-trees");
+            None
+        }
+    }
+}
+
 /// Grid positions by code, for what is built alongside the spatial half (the roster).
 #[derive(Clone, Copy)]
 pub struct GridCodes<'a> {
@@ -239,7 +283,7 @@ impl Spatial {
             phase.mark("waiting for the address index");
             (main, addresses)
         });
-        let (grids, grid_by_code, level_trees, located, building_tree, alongside) = main;
+        let (grids, grid_by_code, level_trees, located, building_tree, cells, alongside) = main;
         let (addresses, address_warnings) = addresses;
 
         let building_by_id = KeyIndex::build(&buildings, |b| &b.id);
@@ -273,6 +317,7 @@ impl Spatial {
                 building_by_id,
                 level_trees,
                 building_tree,
+                cells,
                 addresses,
                 address_warnings,
             },
@@ -281,7 +326,7 @@ impl Spatial {
     }
 
     /// The part of a build beside the address index: grid entries and their index by code,
-    /// each building's grid and anchor, the four R-trees, then `alongside`.
+    /// each building's grid and anchor, the four R-trees, the cell index, then `alongside`.
     #[allow(clippy::type_complexity)]
     fn build_grids_and_trees<R>(
         grids: Vec<Grid>,
@@ -294,6 +339,7 @@ impl Spatial {
         [Tree; 3],
         Vec<(Option<u32>, Coord<f64>)>,
         Tree,
+        Option<CellIndex>,
         R,
     ) {
         // The current versions in code order (a stable sort: equal codes keep their order).
@@ -368,14 +414,18 @@ impl Spatial {
             )
         });
         phase.mark("level trees");
+        let footprint_boxes: Vec<Rect<f64>> =
+            buildings.iter().map(|b| rect_of(&b.footprint)).collect();
         let building_tree = RTree::bulk_load_with_params(
-            buildings
+            footprint_boxes
                 .iter()
                 .enumerate()
-                .map(|(i, b)| envelope(rect_of(&b.footprint), i as u32))
+                .map(|(i, &r)| envelope(r, i as u32))
                 .collect(),
         );
         phase.mark("building tree");
+        let cells = cell_index(&grids, buildings, &footprint_boxes);
+        phase.mark("cell index");
         let alongside = alongside(codes);
         phase.mark("alongside (roster)");
         (
@@ -384,6 +434,7 @@ impl Spatial {
             level_trees,
             located,
             building_tree,
+            cells,
             alongside,
         )
     }
@@ -425,6 +476,42 @@ impl Spatial {
     /// wins; among grids of that level, one whose interior holds the point beats one on whose
     /// border it lies; remaining ties go to the smallest code. Deterministic by construction.
     pub fn locate(&self, lon: f64, lat: f64) -> Option<PointHit> {
+        let Some(cells) = &self.cells else {
+            return self.locate_by_rtree(lon, lat);
+        };
+        cells
+            .find_chained(lon, lat, |_, i| {
+                position(&self.grids[i as usize].geometry, lon, lat)
+            })
+            .map(|(_, grid, on_border)| PointHit { grid, on_border })
+    }
+
+    /// The building whose footprint holds the point (interior beats border, then smallest id).
+    pub fn building_at(&self, lon: f64, lat: f64) -> Option<u32> {
+        let Some(cells) = &self.cells else {
+            return self.building_at_by_rtree(lon, lat);
+        };
+        cells
+            .find_in_rank(lon, lat, FOOTPRINT_RANK, |_, i| {
+                position(&self.buildings[i as usize].building.footprint, lon, lat)
+            })
+            .map(|(i, _)| i)
+    }
+
+    /// The cell index's column and row edges (empty without one), for tests that put points
+    /// exactly on them.
+    pub fn cell_edges(&self) -> (&[f64], &[f64]) {
+        self.cells.as_ref().map_or((&[], &[]), CellIndex::edges)
+    }
+
+    /// Size figures of the cell index (`None` when the data made it fall back to R-trees).
+    pub fn cell_stats(&self) -> Option<CellStats> {
+        self.cells.as_ref().map(CellIndex::stats)
+    }
+
+    /// [`Spatial::locate`] by the R-trees, one per level: the reference the cell index must
+    /// agree with, kept for tests and benches.
+    pub fn locate_by_rtree(&self, lon: f64, lat: f64) -> Option<PointHit> {
         // Deepest level first: the first level with a covering grid decides, so the large
         // outer polygons are tested only for points that no inner grid covers.
         GridLevel::ALL
@@ -451,8 +538,8 @@ impl Spatial {
         best.map(|(on_border, grid)| PointHit { grid, on_border })
     }
 
-    /// The building whose footprint holds the point (interior beats border, then smallest id).
-    pub fn building_at(&self, lon: f64, lat: f64) -> Option<u32> {
+    /// [`Spatial::building_at`] by the footprint R-tree (the reference, for tests and benches).
+    pub fn building_at_by_rtree(&self, lon: f64, lat: f64) -> Option<u32> {
         let mut best: Option<(bool, u32)> = None;
         for e in self.building_tree.locate_all_at_point(&[lon, lat]) {
             let i = e.data;
