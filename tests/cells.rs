@@ -81,10 +81,28 @@ fn cell_index_answers_as_the_rtrees_on_a_generated_city() {
         points.push((b.min().x + next() * b.width(), y));
     }
 
-    let (mut located, mut on_border, mut in_building) = (0, 0, 0);
+    let (mut located, mut on_border, mut in_building, mut near) = (0, 0, 0, 0);
     for &(x, y) in &points {
         let hit = s.locate(x, y);
         assert_eq!(hit, s.locate_by_rtree(x, y), "locate at ({x}, {y})");
+        if let Some(h) = hit {
+            // Nearby grids as an answer asks for them (20 m), and in a wide window.
+            let chain = s.chain(h.grid);
+            let inner = if h.on_border {
+                0.0
+            } else {
+                gridatlas::geometry::measure::distance_to_boundary_m(x, y, &s.grid(h.grid).geometry)
+            };
+            for tolerance in [20.0, 150.0] {
+                let found = s.grids_near(x, y, tolerance, &chain, inner);
+                assert_eq!(
+                    found,
+                    s.grids_near_by_rtree(x, y, tolerance, &chain, inner),
+                    "grids near ({x}, {y}) within {tolerance} m"
+                );
+                near += found.len();
+            }
+        }
         let building = s.building_at(x, y);
         assert_eq!(
             building,
@@ -99,4 +117,5 @@ fn cell_index_answers_as_the_rtrees_on_a_generated_city() {
     assert!(located > points.len() / 2, "{located} of {}", points.len());
     assert!(on_border > 1000, "{on_border} on a border");
     assert!(in_building > 10_000, "{in_building} in a building");
+    assert!(near > 10_000, "{near} nearby grids");
 }

@@ -173,11 +173,62 @@ impl CellIndex {
         if !(fx >= 0.0 && fx < self.nx_f && fy >= 0.0 && fy < self.ny_f) {
             return &[];
         }
-        let c = fy as usize * self.nx + fx as usize;
+        self.cell(fy as usize * self.nx + fx as usize)
+    }
+
+    #[inline]
+    fn cell(&self, c: usize) -> &[u32] {
         match self.offsets.get(c..c + 2) {
             Some(&[a, b]) => self.entries.get(a as usize..b as usize).unwrap_or(&[]),
             _ => &[],
         }
+    }
+
+    /// Visits the features of `rank` stored in the cells meeting the closed rectangle
+    /// `lo..=hi` (a feature once per cell): every feature of that rank whose geometry meets
+    /// the rectangle is visited. False, the visits to be discarded, when the rectangle spans
+    /// more than `max_cells` cells, is not a rectangle (NaN), or meets a cell where `rank` was
+    /// dropped under a deeper interior rank: the caller must then ask another index.
+    pub fn for_each_in_rect(
+        &self,
+        lo: Coord<f64>,
+        hi: Coord<f64>,
+        rank: u32,
+        max_cells: usize,
+        mut visit: impl FnMut(u32),
+    ) -> bool {
+        let (c0, c1) = ((lo.x - self.x0) * self.inv, (hi.x - self.x0) * self.inv);
+        let (r0, r1) = ((lo.y - self.y0) * self.inv, (hi.y - self.y0) * self.inv);
+        if !(c0 <= c1 && r0 <= r1) {
+            return false;
+        }
+        // Beyond the cells there is no geometry at all (the cells cover every bounding box).
+        if c1 < 0.0 || r1 < 0.0 || c0 >= self.nx_f || r0 >= self.ny_f {
+            return true;
+        }
+        // Monotonic mapping: the cells of the corners bound the cells of every point between.
+        let (c0, c1) = (c0.max(0.0) as usize, c1.min(self.nx_f - 1.0) as usize);
+        let (r0, r1) = (r0.max(0.0) as usize, r1.min(self.ny_f - 1.0) as usize);
+        if (c1 - c0 + 1).saturating_mul(r1 - r0 + 1) > max_cells {
+            return false;
+        }
+        let dropped_here =
+            |e: u32| rank < self.chained_ranks && rank_of(e) < rank && e & INTERIOR != 0;
+        for row in r0..=r1 {
+            for col in c0..=c1 {
+                for &e in self.cell(row * self.nx + col) {
+                    if dropped_here(e) {
+                        return false;
+                    }
+                    match rank_of(e).cmp(&rank) {
+                        std::cmp::Ordering::Less => {}
+                        std::cmp::Ordering::Equal => visit(e & INDEX_MASK),
+                        std::cmp::Ordering::Greater => break,
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// The first of the chained ranks where a feature covers the point, by the border rule

@@ -168,6 +168,12 @@ fn address_index(buildings: &[Building]) -> (AddressIndex, AddressWarnings) {
     })
 }
 
+/// Cells a nearby-grid window may span before the R-tree is asked instead.
+const MAX_WINDOW_CELLS: usize = 64;
+/// Widens the cell scan for nearby grids: `measure::distance_m` counts distances under a
+/// micrometre as zero, so a grid that close must be found even outside the window.
+const SNAP_MARGIN_M: f64 = 1e-3;
+
 /// The cell index's rank of building footprints, after the three grid levels.
 const FOOTPRINT_RANK: u32 = GridLevel::ALL.len() as u32;
 
@@ -591,17 +597,56 @@ impl Spatial {
         chain: &[u32],
         inner_border_m: f64,
     ) -> Vec<(u32, f64)> {
+        self.grids_near_with(lon, lat, tolerance_m, chain, inner_border_m, true)
+    }
+
+    /// [`Spatial::grids_near`] asking the R-trees only (the reference, for tests and benches).
+    pub fn grids_near_by_rtree(
+        &self,
+        lon: f64,
+        lat: f64,
+        tolerance_m: f64,
+        chain: &[u32],
+        inner_border_m: f64,
+    ) -> Vec<(u32, f64)> {
+        self.grids_near_with(lon, lat, tolerance_m, chain, inner_border_m, false)
+    }
+
+    fn grids_near_with(
+        &self,
+        lon: f64,
+        lat: f64,
+        tolerance_m: f64,
+        chain: &[u32],
+        inner_border_m: f64,
+        use_cells: bool,
+    ) -> Vec<(u32, f64)> {
         let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m);
         let window = AABB::from_corners([lon - dlon, lat - dlat], [lon + dlon, lat + dlat]);
-        let mut out: Vec<(u32, f64)> = GridLevel::ALL
+        let mut candidates: Vec<u32> = Vec::new();
+        for level in GridLevel::ALL {
+            if !self.level_may_be_near(level, lon, lat, tolerance_m, chain, inner_border_m) {
+                continue;
+            }
+            if !(use_cells && self.near_by_cells(level, lon, lat, tolerance_m, &mut candidates)) {
+                candidates.extend(
+                    self.level_trees[level.depth()]
+                        .locate_in_envelope_intersecting(&window)
+                        .map(|e| e.data),
+                );
+            }
+        }
+        // The R-tree gives each grid whose box meets the window once; cells give a superset
+        // of those near enough, with repeats. Filtering again is idempotent for the tree's.
+        candidates.sort_unstable();
+        candidates.dedup();
+        let (lo, hi) = (window.lower(), window.upper());
+        let mut out: Vec<(u32, f64)> = candidates
             .into_iter()
-            .filter(|&level| {
-                self.level_may_be_near(level, lon, lat, tolerance_m, chain, inner_border_m)
+            .filter(|&i| {
+                let b = self.grids[i as usize].bbox;
+                b.min().x <= hi[0] && b.min().y <= hi[1] && b.max().x >= lo[0] && b.max().y >= lo[1]
             })
-            .flat_map(|level| {
-                self.level_trees[level.depth()].locate_in_envelope_intersecting(&window)
-            })
-            .map(|e| e.data)
             .filter(|i| !chain.contains(i))
             .filter_map(|i| {
                 let d = measure::distance_m(lon, lat, &self.grids[i as usize].geometry);
@@ -610,6 +655,46 @@ impl Spatial {
             .collect();
         out.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         out
+    }
+
+    /// The grids of `level` stored in the cells around the point, pushed onto `out`: all those
+    /// within `tolerance_m` (and some farther). False, with `out` as it was, when the cells
+    /// cannot tell (no index, a wide window, a level not stored there).
+    fn near_by_cells(
+        &self,
+        level: GridLevel,
+        lon: f64,
+        lat: f64,
+        tolerance_m: f64,
+        out: &mut Vec<u32>,
+    ) -> bool {
+        let Some(cells) = &self.cells else {
+            return false;
+        };
+        if !(lon.is_finite() && lat.is_finite() && tolerance_m.is_finite()) {
+            return false;
+        }
+        // A grid within the tolerance has a point within it (distances under a micrometre
+        // count as zero, hence the margin), and that point lies in a scanned cell.
+        let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m.max(0.0) + SNAP_MARGIN_M);
+        let start = out.len();
+        let complete = cells.for_each_in_rect(
+            Coord {
+                x: lon - dlon,
+                y: lat - dlat,
+            },
+            Coord {
+                x: lon + dlon,
+                y: lat + dlat,
+            },
+            GridLevel::ALL.len() as u32 - 1 - level.depth() as u32,
+            MAX_WINDOW_CELLS,
+            |i| out.push(i),
+        );
+        if !complete {
+            out.truncate(start);
+        }
+        complete
     }
 
     /// Whether a grid of `level` outside `chain` may lie within `tolerance_m` of the point.

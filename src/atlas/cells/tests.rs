@@ -420,8 +420,31 @@ proptest! {
             pts.push((b.anchor.x, b.anchor.y));
         }
         for (x, y) in pts {
-            prop_assert_eq!(spatial.locate(x, y), spatial.locate_by_rtree(x, y), "locate at ({}, {})", x, y);
+            let hit = spatial.locate_by_rtree(x, y);
+            prop_assert_eq!(spatial.locate(x, y), hit, "locate at ({}, {})", x, y);
             prop_assert_eq!(spatial.building_at(x, y), spatial.building_at_by_rtree(x, y), "building at ({}, {})", x, y);
+            // Nearby grids as an answer asks for them, and with no chain (every level asked).
+            let chain = hit.map(|h| spatial.chain(h.grid));
+            let chain: &[u32] = chain.as_deref().unwrap_or(&[]);
+            let inner = hit.map_or(f64::INFINITY, |h| {
+                if h.on_border {
+                    0.0
+                } else {
+                    crate::geometry::measure::distance_to_boundary_m(x, y, &spatial.grid(h.grid).geometry)
+                }
+            });
+            for tolerance in [0.0, 1e-4, 30.0, 400.0, 3000.0] {
+                prop_assert_eq!(
+                    spatial.grids_near(x, y, tolerance, chain, inner),
+                    spatial.grids_near_by_rtree(x, y, tolerance, chain, inner),
+                    "grids near ({}, {}) within {} m", x, y, tolerance
+                );
+                prop_assert_eq!(
+                    spatial.grids_near(x, y, tolerance, &[], f64::INFINITY),
+                    spatial.grids_near_by_rtree(x, y, tolerance, &[], f64::INFINITY),
+                    "grids near ({}, {}) within {} m, no chain", x, y, tolerance
+                );
+            }
         }
     }
 }
