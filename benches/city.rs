@@ -168,6 +168,46 @@ fn benches(c: &mut Criterion) {
             black_box(snapshot.spatial.building_at(x, y))
         })
     });
+    // The nearby-grid step of an answer (20 m), for the located points, chains resolved first.
+    let near_inputs: Vec<(f64, f64, Vec<u32>, f64)> = pts
+        .iter()
+        .filter_map(|&(x, y)| {
+            let s = &snapshot.spatial;
+            let h = s.locate(x, y)?;
+            let inner = if h.on_border {
+                0.0
+            } else {
+                gridatlas::geometry::measure::distance_to_boundary_m(x, y, &s.grid(h.grid).geometry)
+            };
+            Some((x, y, s.chain(h.grid).to_vec(), inner))
+        })
+        .collect();
+    g.bench_function("grids_near_rtree_reference", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y, chain, inner) = &near_inputs[i % near_inputs.len()];
+            i += 1;
+            black_box(
+                snapshot
+                    .spatial
+                    .grids_near_by_rtree(*x, *y, 20.0, chain, *inner)
+                    .len(),
+            )
+        })
+    });
+    g.bench_function("grids_near", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y, chain, inner) = &near_inputs[i % near_inputs.len()];
+            i += 1;
+            black_box(
+                snapshot
+                    .spatial
+                    .grids_near(*x, *y, 20.0, chain, *inner)
+                    .len(),
+            )
+        })
+    });
     g.bench_function("full_answer", |b| {
         let mut i = 0;
         b.iter(|| {

@@ -15,8 +15,7 @@
 //!   no other feature of that rank remains in the cell (stored data may overlap).
 //!
 //! Layout (CSR): `offsets[c]..offsets[c + 1]` indexes `entries`; an entry is
-//! `rank << 30 | interior << 29 | index`, sorted by rank then index. Below a grid rank whose
-//! cell is interior, the shallower grid ranks are never asked and are not stored.
+//! `rank << 30 | interior << 29 | index`, sorted by rank then index.
 
 use geo::coordinate_position::CoordPos;
 use geo::{Coord, CoordinatePosition, Intersects, Line, LineString, MultiPolygon, Rect};
@@ -97,8 +96,8 @@ pub struct CellIndex {
     /// Exact cell edges (see [`Frame`]); kept for tests that place points on them.
     xs: Vec<f64>,
     ys: Vec<f64>,
-    /// Grid ranks form a chain (an interior cell makes the shallower ones moot); the ranks
-    /// from here on (footprints) are independent.
+    /// Grid ranks form a chain (the deepest covering one answers a point); the ranks from
+    /// here on (footprints) are asked on their own.
     chained_ranks: u32,
     offsets: Vec<u32>,
     entries: Vec<u32>,
@@ -127,7 +126,7 @@ impl CellIndex {
         if total >= u32::MAX as u64 {
             return Err(CellIndexError::TooManyEntries(total));
         }
-        let (offsets, entries) = assemble(frame.cells(), pairs, chained_ranks as u32);
+        let (offsets, entries) = assemble(frame.cells(), pairs);
         let interior_entries = entries.iter().filter(|&&e| e & INTERIOR != 0).count();
         let stats = CellStats {
             columns: frame.xs.len().saturating_sub(1),
@@ -187,8 +186,8 @@ impl CellIndex {
     /// Visits the features of `rank` stored in the cells meeting the closed rectangle
     /// `lo..=hi` (a feature once per cell): every feature of that rank whose geometry meets
     /// the rectangle is visited. False, the visits to be discarded, when the rectangle spans
-    /// more than `max_cells` cells, is not a rectangle (NaN), or meets a cell where `rank` was
-    /// dropped under a deeper interior rank: the caller must then ask another index.
+    /// more than `max_cells` cells or is not a rectangle (NaN): the caller must then ask
+    /// another index.
     pub fn for_each_in_rect(
         &self,
         lo: Coord<f64>,
@@ -212,14 +211,9 @@ impl CellIndex {
         if (c1 - c0 + 1).saturating_mul(r1 - r0 + 1) > max_cells {
             return false;
         }
-        let dropped_here =
-            |e: u32| rank < self.chained_ranks && rank_of(e) < rank && e & INTERIOR != 0;
         for row in r0..=r1 {
             for col in c0..=c1 {
                 for &e in self.cell(row * self.nx + col) {
-                    if dropped_here(e) {
-                        return false;
-                    }
                     match rank_of(e).cmp(&rank) {
                         std::cmp::Ordering::Less => {}
                         std::cmp::Ordering::Equal => visit(e & INDEX_MASK),
@@ -229,6 +223,38 @@ impl CellIndex {
             }
         }
         true
+    }
+
+    /// True when every cell meeting the closed rectangle `lo..=hi` lies in the interior of
+    /// feature `index` of `rank` (then no ring of it meets the rectangle). False when the cells
+    /// cannot tell: a border cell, another feature there, more than `max_cells` cells, NaN.
+    pub fn interior_over_rect(
+        &self,
+        lo: Coord<f64>,
+        hi: Coord<f64>,
+        rank: u32,
+        index: u32,
+        max_cells: usize,
+    ) -> bool {
+        let (c0, c1) = ((lo.x - self.x0) * self.inv, (hi.x - self.x0) * self.inv);
+        let (r0, r1) = ((lo.y - self.y0) * self.inv, (hi.y - self.y0) * self.inv);
+        // The whole rectangle must be in cells (NaN fails here too).
+        if !(c0 >= 0.0 && r0 >= 0.0 && c1 < self.nx_f && r1 < self.ny_f && c0 <= c1 && r0 <= r1) {
+            return false;
+        }
+        let (c0, c1, r0, r1) = (c0 as usize, c1 as usize, r0 as usize, r1 as usize);
+        if (c1 - c0 + 1).saturating_mul(r1 - r0 + 1) > max_cells {
+            return false;
+        }
+        let want = rank << RANK_SHIFT | INTERIOR | index;
+        (r0..=r1).all(|row| {
+            (c0..=c1).all(|col| {
+                let cell = self.cell(row * self.nx + col);
+                // Sorted by rank then index, and an interior entry is alone in its rank.
+                let k = cell.partition_point(|&e| rank_of(e) < rank);
+                cell.get(k) == Some(&want)
+            })
+        })
     }
 
     /// The first of the chained ranks where a feature covers the point, by the border rule
@@ -652,9 +678,8 @@ fn mark(
 }
 
 /// The CSR arrays from the pairs: grouped by cell (counting sort), each cell's entries sorted
-/// by rank then index; the interior flag kept only where it is alone in its rank, and the
-/// chained ranks below an interior one dropped.
-fn assemble(cells: usize, parts: Vec<Vec<Pair>>, chained_ranks: u32) -> (Vec<u32>, Vec<u32>) {
+/// by rank then index, the interior flag kept only where it is alone in its rank.
+fn assemble(cells: usize, parts: Vec<Vec<Pair>>) -> (Vec<u32>, Vec<u32>) {
     let mut offsets = vec![0u32; cells + 1];
     for p in parts.iter().flatten() {
         offsets[(p >> 32) as usize + 1] += 1;
@@ -677,7 +702,7 @@ fn assemble(cells: usize, parts: Vec<Vec<Pair>>, chained_ranks: u32) -> (Vec<u32
     let mut start = 0usize;
     for c in 0..cells {
         let end = offsets[c + 1] as usize;
-        let kept = finish_cell(&mut entries[start..end], chained_ranks);
+        let kept = finish_cell(&mut entries[start..end]);
         entries.copy_within(start..start + kept, write);
         offsets[c] = write as u32;
         write += kept;
@@ -689,34 +714,26 @@ fn assemble(cells: usize, parts: Vec<Vec<Pair>>, chained_ranks: u32) -> (Vec<u32
     (offsets, entries)
 }
 
-/// Sorts one cell's entries and applies the interior and chaining rules; the kept entries are
-/// moved to the front, and their count returned.
-fn finish_cell(cell: &mut [u32], chained_ranks: u32) -> usize {
+/// Sorts one cell's entries and keeps the interior flag only where it is alone in its rank;
+/// returns the count (all are kept: the shallower ranks under an interior one answer whether
+/// a grid's border is near, see [`CellIndex::interior_over_rect`]).
+fn finish_cell(cell: &mut [u32]) -> usize {
     cell.sort_unstable_by_key(|&e| e & !INTERIOR);
-    let mut write = 0;
     let mut k = 0;
-    let mut skip_chained = false;
     while k < cell.len() {
         let rank = rank_of(cell[k]);
         let len = cell[k..]
             .iter()
             .take_while(|&&e| rank_of(e) == rank)
             .count();
-        let chained = rank < chained_ranks;
-        if !(chained && skip_chained) {
-            if len > 1 {
-                for e in &mut cell[k..k + len] {
-                    *e &= !INTERIOR;
-                }
-            } else if chained && cell[k] & INTERIOR != 0 {
-                skip_chained = true;
+        if len > 1 {
+            for e in &mut cell[k..k + len] {
+                *e &= !INTERIOR;
             }
-            cell.copy_within(k..k + len, write);
-            write += len;
         }
         k += len;
     }
-    write
+    cell.len()
 }
 
 #[cfg(test)]

@@ -168,11 +168,27 @@ fn address_index(buildings: &[Building]) -> (AddressIndex, AddressWarnings) {
     })
 }
 
+/// A nearby-grid question: the point, the tolerance, the point's chain and its distance to
+/// the innermost grid's border, and whether the cell index may answer.
+struct Near<'a> {
+    lon: f64,
+    lat: f64,
+    tolerance_m: f64,
+    chain: &'a [u32],
+    inner_border_m: f64,
+    use_cells: bool,
+}
+
 /// Cells a nearby-grid window may span before the R-tree is asked instead.
 const MAX_WINDOW_CELLS: usize = 64;
 /// Widens the cell scan for nearby grids: `measure::distance_m` counts distances under a
 /// micrometre as zero, so a grid that close must be found even outside the window.
 const SNAP_MARGIN_M: f64 = 1e-3;
+
+/// The cell index's rank of a grid level (deepest first).
+fn level_rank(level: GridLevel) -> u32 {
+    (GridLevel::ALL.len() - 1 - level.depth()) as u32
+}
 
 /// The cell index's rank of building footprints, after the three grid levels.
 const FOOTPRINT_RANK: u32 = GridLevel::ALL.len() as u32;
@@ -600,7 +616,8 @@ impl Spatial {
         self.grids_near_with(lon, lat, tolerance_m, chain, inner_border_m, true)
     }
 
-    /// [`Spatial::grids_near`] asking the R-trees only (the reference, for tests and benches).
+    /// [`Spatial::grids_near`] without the cell index: R-trees for the window, every border
+    /// distance computed (the reference, for tests and benches).
     pub fn grids_near_by_rtree(
         &self,
         lon: f64,
@@ -624,8 +641,16 @@ impl Spatial {
         let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m);
         let window = AABB::from_corners([lon - dlon, lat - dlat], [lon + dlon, lat + dlat]);
         let mut candidates: Vec<u32> = Vec::new();
+        let near = Near {
+            lon,
+            lat,
+            tolerance_m,
+            chain,
+            inner_border_m,
+            use_cells,
+        };
         for level in GridLevel::ALL {
-            if !self.level_may_be_near(level, lon, lat, tolerance_m, chain, inner_border_m) {
+            if !self.level_may_be_near(level, &near) {
                 continue;
             }
             if !(use_cells && self.near_by_cells(level, lon, lat, tolerance_m, &mut candidates)) {
@@ -659,7 +684,7 @@ impl Spatial {
 
     /// The grids of `level` stored in the cells around the point, pushed onto `out`: all those
     /// within `tolerance_m` (and some farther). False, with `out` as it was, when the cells
-    /// cannot tell (no index, a wide window, a level not stored there).
+    /// cannot tell (no index, a wide window).
     fn near_by_cells(
         &self,
         level: GridLevel,
@@ -687,7 +712,7 @@ impl Spatial {
                 x: lon + dlon,
                 y: lat + dlat,
             },
-            GridLevel::ALL.len() as u32 - 1 - level.depth() as u32,
+            level_rank(level),
             MAX_WINDOW_CELLS,
             |i| out.push(i),
         );
@@ -697,19 +722,49 @@ impl Spatial {
         complete
     }
 
+    /// True when the cells show the border of grid `g` farther than `tolerance_m` from the
+    /// point: every cell meeting the window (which holds every point within the tolerance, and
+    /// a millimetre more) lies in g's interior, so no ring of g is that near. Saves measuring
+    /// the distance to a long border (groups, neighborhoods); false when the cells cannot tell.
+    fn border_beyond(&self, g: u32, lon: f64, lat: f64, tolerance_m: f64) -> bool {
+        let Some(cells) = &self.cells else {
+            return false;
+        };
+        if !(lon.is_finite() && lat.is_finite() && tolerance_m.is_finite()) {
+            return false;
+        }
+        let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m.max(0.0) + SNAP_MARGIN_M);
+        let level = self.grids[g as usize].level;
+        cells.interior_over_rect(
+            Coord {
+                x: lon - dlon,
+                y: lat - dlat,
+            },
+            Coord {
+                x: lon + dlon,
+                y: lat + dlat,
+            },
+            level_rank(level),
+            g,
+            MAX_WINDOW_CELLS,
+        )
+    }
+
     /// Whether a grid of `level` outside `chain` may lie within `tolerance_m` of the point.
-    fn level_may_be_near(
-        &self,
-        level: GridLevel,
-        lon: f64,
-        lat: f64,
-        tolerance_m: f64,
-        chain: &[u32],
-        inner_border_m: f64,
-    ) -> bool {
+    fn level_may_be_near(&self, level: GridLevel, near: &Near<'_>) -> bool {
+        let &Near {
+            lon,
+            lat,
+            tolerance_m,
+            chain,
+            inner_border_m,
+            use_cells,
+        } = near;
         let border_within = |g: u32| {
             let d = if Some(&g) == chain.first() {
                 inner_border_m
+            } else if use_cells && self.border_beyond(g, lon, lat, tolerance_m) {
+                return false;
             } else {
                 measure::distance_to_boundary_m(lon, lat, &self.grids[g as usize].geometry)
             };

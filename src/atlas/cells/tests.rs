@@ -162,7 +162,7 @@ fn overlapping_features_of_one_rank_are_never_interior() {
 }
 
 #[test]
-fn a_deeper_interior_rank_hides_the_shallower_ones() {
+fn a_deeper_interior_rank_answers_first_and_the_shallower_ones_stay() {
     let inner = MultiPolygon(vec![square(0.0, 0.0, 4.0, 4.0)]);
     let outer = MultiPolygon(vec![square(-4.0, -4.0, 8.0, 8.0)]);
     let ranks = vec![vec![feature(7, &inner)], vec![feature(3, &outer)]];
@@ -176,9 +176,23 @@ fn a_deeper_interior_rank_hides_the_shallower_ones() {
     // Outside the inner square, the outer one answers.
     let hit = index.find_chained(-2.5, -2.5, |_, _| CoordPos::Outside);
     assert_eq!(hit, Some((1, 3, false)));
-    // The interior cell of the inner square holds one entry: the outer rank was dropped.
+    // The interior cell of the inner square holds both, each interior to its own rank.
     let c = index.entries_at(1.5, 1.5);
-    assert_eq!(c.len(), 1);
+    assert_eq!(c, &[7 | INTERIOR, 1 << RANK_SHIFT | INTERIOR | 3]);
+    // So the cells can tell that the outer square's border is far from the inner square's
+    // middle, but not from a rectangle reaching its own border cells.
+    let (lo, hi) = (coord! {x: 1.0, y: 1.0}, coord! {x: 2.5, y: 2.5});
+    assert!(index.interior_over_rect(lo, hi, 1, 3, 64));
+    assert!(index.interior_over_rect(lo, hi, 0, 7, 64));
+    assert!(!index.interior_over_rect(lo, hi, 1, 4, 64));
+    // Up to y = 7.5 the cells are inside: the row edge below 8 is the float where the mapping
+    // steps, 7.999999999999999, so y = 8 lies in the next row, which the rectangle must reach.
+    assert!(index.interior_over_rect(lo, coord! {x: 2.5, y: 7.5}, 1, 3, 64));
+    assert!(!index.interior_over_rect(lo, coord! {x: 2.5, y: 8.0}, 1, 3, 64));
+    assert!(!index.interior_over_rect(lo, coord! {x: 2.5, y: 6.5}, 1, 3, 2));
+    assert!(index.interior_over_rect(lo, coord! {x: 2.5, y: 6.5}, 1, 3, 64));
+    let nan = coord! {x: f64::NAN, y: 2.0};
+    assert!(!index.interior_over_rect(nan, hi, 1, 3, 64));
 }
 
 #[test]
