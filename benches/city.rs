@@ -5,7 +5,8 @@
 //! `target/bench-city/<N>-seed7/` and read from there afterwards.
 //!
 //! Each figure has a reference measured in the same run: point location against the textbook
-//! index (one R-tree over every grid, then the exact polygon test), batches against the same
+//! index (one R-tree over every grid, then the exact polygon test) and against the R-tree per
+//! level that the cell index replaced (`locate_rtree_reference`, `building_at_rtree_reference`), batches against the same
 //! points answered one by one without JSON, the snapshot build against merely cloning the data
 //! it is built from.
 
@@ -120,6 +121,7 @@ fn benches(c: &mut Criterion) {
         "bench city: snapshot built in {:.2} s",
         started.elapsed().as_secs_f64()
     );
+    eprintln!("bench city: cell index {:?}", snapshot.spatial.cell_stats());
     let vis = Visibility::default();
     let pts = points(&snapshot, 1 << 16);
 
@@ -134,12 +136,76 @@ fn benches(c: &mut Criterion) {
             black_box(reference.locate(&snapshot, x, y))
         })
     });
+    g.bench_function("locate_rtree_reference", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y) = pts[i % pts.len()];
+            i += 1;
+            black_box(snapshot.spatial.locate_by_rtree(x, y))
+        })
+    });
     g.bench_function("locate", |b| {
         let mut i = 0;
         b.iter(|| {
             let (x, y) = pts[i % pts.len()];
             i += 1;
             black_box(snapshot.spatial.locate(x, y))
+        })
+    });
+    g.bench_function("building_at_rtree_reference", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y) = pts[i % pts.len()];
+            i += 1;
+            black_box(snapshot.spatial.building_at_by_rtree(x, y))
+        })
+    });
+    g.bench_function("building_at", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y) = pts[i % pts.len()];
+            i += 1;
+            black_box(snapshot.spatial.building_at(x, y))
+        })
+    });
+    // The nearby-grid step of an answer (20 m), for the located points, chains resolved first.
+    let near_inputs: Vec<(f64, f64, Vec<u32>, f64)> = pts
+        .iter()
+        .filter_map(|&(x, y)| {
+            let s = &snapshot.spatial;
+            let h = s.locate(x, y)?;
+            let inner = if h.on_border {
+                0.0
+            } else {
+                gridatlas::geometry::measure::distance_to_boundary_m(x, y, &s.grid(h.grid).geometry)
+            };
+            Some((x, y, s.chain(h.grid).to_vec(), inner))
+        })
+        .collect();
+    g.bench_function("grids_near_rtree_reference", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y, chain, inner) = &near_inputs[i % near_inputs.len()];
+            i += 1;
+            black_box(
+                snapshot
+                    .spatial
+                    .grids_near_by_rtree(*x, *y, 20.0, chain, *inner)
+                    .len(),
+            )
+        })
+    });
+    g.bench_function("grids_near", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (x, y, chain, inner) = &near_inputs[i % near_inputs.len()];
+            i += 1;
+            black_box(
+                snapshot
+                    .spatial
+                    .grids_near(*x, *y, 20.0, chain, *inner)
+                    .len(),
+            )
         })
     });
     g.bench_function("full_answer", |b| {

@@ -5,6 +5,7 @@
 //! swaps it in atomically; readers holding the old one finish undisturbed.
 
 pub mod answer;
+pub mod cells;
 pub mod history;
 pub mod roster;
 pub mod spatial;

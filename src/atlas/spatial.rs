@@ -12,6 +12,7 @@ use crate::geometry::interior::interior_point;
 use crate::geometry::measure;
 use crate::model::{Building, Grid, GridLevel};
 
+use super::cells::{CellIndex, CellParams, CellStats, Feature};
 use super::tables::{Cursor, KeyIndex, Lists};
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
@@ -86,6 +87,9 @@ pub struct Spatial {
     /// done at the first level that covers the point.
     level_trees: [Tree; 3],
     building_tree: Tree,
+    /// Point location: ranks 0..3 are the grid levels deepest first, rank 3 the footprints.
+    /// `None` only for data it refuses (non-finite coordinates): the R-trees answer then.
+    cells: Option<CellIndex>,
     pub addresses: AddressIndex,
     /// Addresses that could not be understood, as (building id, address, reason).
     pub address_warnings: Vec<(String, String, String)>,
@@ -164,6 +168,68 @@ fn address_index(buildings: &[Building]) -> (AddressIndex, AddressWarnings) {
     })
 }
 
+/// A nearby-grid question: the point, the tolerance, the point's chain and its distance to
+/// the innermost grid's border, and whether the cell index may answer.
+struct Near<'a> {
+    lon: f64,
+    lat: f64,
+    tolerance_m: f64,
+    chain: &'a [u32],
+    inner_border_m: f64,
+    use_cells: bool,
+}
+
+/// Cells a nearby-grid window may span before the R-tree is asked instead.
+const MAX_WINDOW_CELLS: usize = 64;
+/// Widens the cell scan for nearby grids: `measure::distance_m` counts distances under a
+/// micrometre as zero, so a grid that close must be found even outside the window.
+const SNAP_MARGIN_M: f64 = 1e-3;
+
+/// The cell index's rank of a grid level (deepest first).
+fn level_rank(level: GridLevel) -> u32 {
+    (GridLevel::ALL.len() - 1 - level.depth()) as u32
+}
+
+/// The cell index's rank of building footprints, after the three grid levels.
+const FOOTPRINT_RANK: u32 = GridLevel::ALL.len() as u32;
+
+/// The cell index over the grids (one rank per level, deepest first) and the footprints; on
+/// data it refuses, a warning and `None` (the R-trees then answer point lookups).
+fn cell_index(
+    grids: &[GridEntry],
+    buildings: &[Building],
+    footprint_boxes: &[Rect<f64>],
+) -> Option<CellIndex> {
+    let mut ranks: Vec<Vec<Feature<'_>>> = vec![Vec::new(); GridLevel::ALL.len() + 1];
+    for (i, g) in grids.iter().enumerate() {
+        ranks[GridLevel::ALL.len() - 1 - g.level.depth()].push(Feature {
+            index: i as u32,
+            geometry: &g.geometry,
+            bbox: g.bbox,
+        });
+    }
+    ranks[FOOTPRINT_RANK as usize] = buildings
+        .iter()
+        .zip(footprint_boxes)
+        .enumerate()
+        .map(|(i, (b, &bbox))| Feature {
+            index: i as u32,
+            geometry: &b.footprint,
+            bbox,
+        })
+        .collect();
+    match CellIndex::build(&ranks, GridLevel::ALL.len(), CellParams::default()) {
+        Ok(cells) => {
+            tracing::debug!(stats = ?cells.stats(), "cell index");
+            Some(cells)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no cell index; point lookups use the R-trees");
+            None
+        }
+    }
+}
+
 /// Grid positions by code, for what is built alongside the spatial half (the roster).
 #[derive(Clone, Copy)]
 pub struct GridCodes<'a> {
@@ -239,7 +305,7 @@ impl Spatial {
             phase.mark("waiting for the address index");
             (main, addresses)
         });
-        let (grids, grid_by_code, level_trees, located, building_tree, alongside) = main;
+        let (grids, grid_by_code, level_trees, located, building_tree, cells, alongside) = main;
         let (addresses, address_warnings) = addresses;
 
         let building_by_id = KeyIndex::build(&buildings, |b| &b.id);
@@ -273,6 +339,7 @@ impl Spatial {
                 building_by_id,
                 level_trees,
                 building_tree,
+                cells,
                 addresses,
                 address_warnings,
             },
@@ -281,7 +348,7 @@ impl Spatial {
     }
 
     /// The part of a build beside the address index: grid entries and their index by code,
-    /// each building's grid and anchor, the four R-trees, then `alongside`.
+    /// each building's grid and anchor, the four R-trees, the cell index, then `alongside`.
     #[allow(clippy::type_complexity)]
     fn build_grids_and_trees<R>(
         grids: Vec<Grid>,
@@ -294,6 +361,7 @@ impl Spatial {
         [Tree; 3],
         Vec<(Option<u32>, Coord<f64>)>,
         Tree,
+        Option<CellIndex>,
         R,
     ) {
         // The current versions in code order (a stable sort: equal codes keep their order).
@@ -368,14 +436,18 @@ impl Spatial {
             )
         });
         phase.mark("level trees");
+        let footprint_boxes: Vec<Rect<f64>> =
+            buildings.iter().map(|b| rect_of(&b.footprint)).collect();
         let building_tree = RTree::bulk_load_with_params(
-            buildings
+            footprint_boxes
                 .iter()
                 .enumerate()
-                .map(|(i, b)| envelope(rect_of(&b.footprint), i as u32))
+                .map(|(i, &r)| envelope(r, i as u32))
                 .collect(),
         );
         phase.mark("building tree");
+        let cells = cell_index(&grids, buildings, &footprint_boxes);
+        phase.mark("cell index");
         let alongside = alongside(codes);
         phase.mark("alongside (roster)");
         (
@@ -384,6 +456,7 @@ impl Spatial {
             level_trees,
             located,
             building_tree,
+            cells,
             alongside,
         )
     }
@@ -425,6 +498,42 @@ impl Spatial {
     /// wins; among grids of that level, one whose interior holds the point beats one on whose
     /// border it lies; remaining ties go to the smallest code. Deterministic by construction.
     pub fn locate(&self, lon: f64, lat: f64) -> Option<PointHit> {
+        let Some(cells) = &self.cells else {
+            return self.locate_by_rtree(lon, lat);
+        };
+        cells
+            .find_chained(lon, lat, |_, i| {
+                position(&self.grids[i as usize].geometry, lon, lat)
+            })
+            .map(|(_, grid, on_border)| PointHit { grid, on_border })
+    }
+
+    /// The building whose footprint holds the point (interior beats border, then smallest id).
+    pub fn building_at(&self, lon: f64, lat: f64) -> Option<u32> {
+        let Some(cells) = &self.cells else {
+            return self.building_at_by_rtree(lon, lat);
+        };
+        cells
+            .find_in_rank(lon, lat, FOOTPRINT_RANK, |_, i| {
+                position(&self.buildings[i as usize].building.footprint, lon, lat)
+            })
+            .map(|(i, _)| i)
+    }
+
+    /// The cell index's column and row edges (empty without one), for tests that put points
+    /// exactly on them.
+    pub fn cell_edges(&self) -> (&[f64], &[f64]) {
+        self.cells.as_ref().map_or((&[], &[]), CellIndex::edges)
+    }
+
+    /// Size figures of the cell index (`None` when the data made it fall back to R-trees).
+    pub fn cell_stats(&self) -> Option<CellStats> {
+        self.cells.as_ref().map(CellIndex::stats)
+    }
+
+    /// [`Spatial::locate`] by the R-trees, one per level: the reference the cell index must
+    /// agree with, kept for tests and benches.
+    pub fn locate_by_rtree(&self, lon: f64, lat: f64) -> Option<PointHit> {
         // Deepest level first: the first level with a covering grid decides, so the large
         // outer polygons are tested only for points that no inner grid covers.
         GridLevel::ALL
@@ -451,8 +560,8 @@ impl Spatial {
         best.map(|(on_border, grid)| PointHit { grid, on_border })
     }
 
-    /// The building whose footprint holds the point (interior beats border, then smallest id).
-    pub fn building_at(&self, lon: f64, lat: f64) -> Option<u32> {
+    /// [`Spatial::building_at`] by the footprint R-tree (the reference, for tests and benches).
+    pub fn building_at_by_rtree(&self, lon: f64, lat: f64) -> Option<u32> {
         let mut best: Option<(bool, u32)> = None;
         for e in self.building_tree.locate_all_at_point(&[lon, lat]) {
             let i = e.data;
@@ -504,17 +613,65 @@ impl Spatial {
         chain: &[u32],
         inner_border_m: f64,
     ) -> Vec<(u32, f64)> {
+        self.grids_near_with(lon, lat, tolerance_m, chain, inner_border_m, true)
+    }
+
+    /// [`Spatial::grids_near`] without the cell index: R-trees for the window, every border
+    /// distance computed (the reference, for tests and benches).
+    pub fn grids_near_by_rtree(
+        &self,
+        lon: f64,
+        lat: f64,
+        tolerance_m: f64,
+        chain: &[u32],
+        inner_border_m: f64,
+    ) -> Vec<(u32, f64)> {
+        self.grids_near_with(lon, lat, tolerance_m, chain, inner_border_m, false)
+    }
+
+    fn grids_near_with(
+        &self,
+        lon: f64,
+        lat: f64,
+        tolerance_m: f64,
+        chain: &[u32],
+        inner_border_m: f64,
+        use_cells: bool,
+    ) -> Vec<(u32, f64)> {
         let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m);
         let window = AABB::from_corners([lon - dlon, lat - dlat], [lon + dlon, lat + dlat]);
-        let mut out: Vec<(u32, f64)> = GridLevel::ALL
+        let mut candidates: Vec<u32> = Vec::new();
+        let near = Near {
+            lon,
+            lat,
+            tolerance_m,
+            chain,
+            inner_border_m,
+            use_cells,
+        };
+        for level in GridLevel::ALL {
+            if !self.level_may_be_near(level, &near) {
+                continue;
+            }
+            if !(use_cells && self.near_by_cells(level, lon, lat, tolerance_m, &mut candidates)) {
+                candidates.extend(
+                    self.level_trees[level.depth()]
+                        .locate_in_envelope_intersecting(&window)
+                        .map(|e| e.data),
+                );
+            }
+        }
+        // The R-tree gives each grid whose box meets the window once; cells give a superset
+        // of those near enough, with repeats. Filtering again is idempotent for the tree's.
+        candidates.sort_unstable();
+        candidates.dedup();
+        let (lo, hi) = (window.lower(), window.upper());
+        let mut out: Vec<(u32, f64)> = candidates
             .into_iter()
-            .filter(|&level| {
-                self.level_may_be_near(level, lon, lat, tolerance_m, chain, inner_border_m)
+            .filter(|&i| {
+                let b = self.grids[i as usize].bbox;
+                b.min().x <= hi[0] && b.min().y <= hi[1] && b.max().x >= lo[0] && b.max().y >= lo[1]
             })
-            .flat_map(|level| {
-                self.level_trees[level.depth()].locate_in_envelope_intersecting(&window)
-            })
-            .map(|e| e.data)
             .filter(|i| !chain.contains(i))
             .filter_map(|i| {
                 let d = measure::distance_m(lon, lat, &self.grids[i as usize].geometry);
@@ -525,19 +682,89 @@ impl Spatial {
         out
     }
 
-    /// Whether a grid of `level` outside `chain` may lie within `tolerance_m` of the point.
-    fn level_may_be_near(
+    /// The grids of `level` stored in the cells around the point, pushed onto `out`: all those
+    /// within `tolerance_m` (and some farther). False, with `out` as it was, when the cells
+    /// cannot tell (no index, a wide window).
+    fn near_by_cells(
         &self,
         level: GridLevel,
         lon: f64,
         lat: f64,
         tolerance_m: f64,
-        chain: &[u32],
-        inner_border_m: f64,
+        out: &mut Vec<u32>,
     ) -> bool {
+        let Some(cells) = &self.cells else {
+            return false;
+        };
+        if !(lon.is_finite() && lat.is_finite() && tolerance_m.is_finite()) {
+            return false;
+        }
+        // A grid within the tolerance has a point within it (distances under a micrometre
+        // count as zero, hence the margin), and that point lies in a scanned cell.
+        let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m.max(0.0) + SNAP_MARGIN_M);
+        let start = out.len();
+        let complete = cells.for_each_in_rect(
+            Coord {
+                x: lon - dlon,
+                y: lat - dlat,
+            },
+            Coord {
+                x: lon + dlon,
+                y: lat + dlat,
+            },
+            level_rank(level),
+            MAX_WINDOW_CELLS,
+            |i| out.push(i),
+        );
+        if !complete {
+            out.truncate(start);
+        }
+        complete
+    }
+
+    /// True when the cells show the border of grid `g` farther than `tolerance_m` from the
+    /// point: every cell meeting the window (which holds every point within the tolerance, and
+    /// a millimetre more) lies in g's interior, so no ring of g is that near. Saves measuring
+    /// the distance to a long border (groups, neighborhoods); false when the cells cannot tell.
+    fn border_beyond(&self, g: u32, lon: f64, lat: f64, tolerance_m: f64) -> bool {
+        let Some(cells) = &self.cells else {
+            return false;
+        };
+        if !(lon.is_finite() && lat.is_finite() && tolerance_m.is_finite()) {
+            return false;
+        }
+        let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m.max(0.0) + SNAP_MARGIN_M);
+        let level = self.grids[g as usize].level;
+        cells.interior_over_rect(
+            Coord {
+                x: lon - dlon,
+                y: lat - dlat,
+            },
+            Coord {
+                x: lon + dlon,
+                y: lat + dlat,
+            },
+            level_rank(level),
+            g,
+            MAX_WINDOW_CELLS,
+        )
+    }
+
+    /// Whether a grid of `level` outside `chain` may lie within `tolerance_m` of the point.
+    fn level_may_be_near(&self, level: GridLevel, near: &Near<'_>) -> bool {
+        let &Near {
+            lon,
+            lat,
+            tolerance_m,
+            chain,
+            inner_border_m,
+            use_cells,
+        } = near;
         let border_within = |g: u32| {
             let d = if Some(&g) == chain.first() {
                 inner_border_m
+            } else if use_cells && self.border_beyond(g, lon, lat, tolerance_m) {
+                return false;
             } else {
                 measure::distance_to_boundary_m(lon, lat, &self.grids[g as usize].geometry)
             };
