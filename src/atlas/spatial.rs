@@ -86,7 +86,9 @@ pub struct Spatial {
     /// One R-tree per level, outermost first: a lookup asks the deepest level first and is
     /// done at the first level that covers the point.
     level_trees: [Tree; 3],
-    building_tree: Tree,
+    /// Footprints by box: built when first asked (the cell index answers `building_at`), or
+    /// at once when there is no cell index.
+    building_tree: std::sync::OnceLock<Tree>,
     /// Point location: ranks 0..3 are the grid levels deepest first, rank 3 the footprints.
     /// `None` only for data it refuses (non-finite coordinates): the R-trees answer then.
     cells: Option<CellIndex>,
@@ -99,6 +101,17 @@ fn envelope(r: Rect<f64>, i: u32) -> Entry {
     GeomWithData::new(
         Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
         i,
+    )
+}
+
+/// The R-tree of footprint boxes (positions in the building list as data).
+fn footprint_tree(boxes: &[Rect<f64>]) -> Tree {
+    RTree::bulk_load_with_params(
+        boxes
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| envelope(r, i as u32))
+            .collect(),
     )
 }
 
@@ -348,7 +361,8 @@ impl Spatial {
     }
 
     /// The part of a build beside the address index: grid entries and their index by code,
-    /// each building's grid and anchor, the four R-trees, the cell index, then `alongside`.
+    /// each building's grid and anchor, the level R-trees, the cell index (the footprint R-tree
+    /// only without one), then `alongside`.
     #[allow(clippy::type_complexity)]
     fn build_grids_and_trees<R>(
         grids: Vec<Grid>,
@@ -360,7 +374,7 @@ impl Spatial {
         KeyIndex,
         [Tree; 3],
         Vec<(Option<u32>, Coord<f64>)>,
-        Tree,
+        std::sync::OnceLock<Tree>,
         Option<CellIndex>,
         R,
     ) {
@@ -438,16 +452,13 @@ impl Spatial {
         phase.mark("level trees");
         let footprint_boxes: Vec<Rect<f64>> =
             buildings.iter().map(|b| rect_of(&b.footprint)).collect();
-        let building_tree = RTree::bulk_load_with_params(
-            footprint_boxes
-                .iter()
-                .enumerate()
-                .map(|(i, &r)| envelope(r, i as u32))
-                .collect(),
-        );
-        phase.mark("building tree");
         let cells = cell_index(&grids, buildings, &footprint_boxes);
         phase.mark("cell index");
+        let building_tree = std::sync::OnceLock::new();
+        if cells.is_none() {
+            let _ = building_tree.set(footprint_tree(&footprint_boxes));
+            phase.mark("building tree");
+        }
         let alongside = alongside(codes);
         phase.mark("alongside (roster)");
         (
@@ -562,8 +573,16 @@ impl Spatial {
 
     /// [`Spatial::building_at`] by the footprint R-tree (the reference, for tests and benches).
     pub fn building_at_by_rtree(&self, lon: f64, lat: f64) -> Option<u32> {
+        let tree = self.building_tree.get_or_init(|| {
+            let boxes: Vec<Rect<f64>> = self
+                .buildings
+                .iter()
+                .map(|b| rect_of(&b.building.footprint))
+                .collect();
+            footprint_tree(&boxes)
+        });
         let mut best: Option<(bool, u32)> = None;
-        for e in self.building_tree.locate_all_at_point(&[lon, lat]) {
+        for e in tree.locate_all_at_point(&[lon, lat]) {
             let i = e.data;
             let on_border = match position(&self.buildings[i as usize].building.footprint, lon, lat)
             {
