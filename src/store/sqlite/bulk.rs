@@ -3,9 +3,10 @@
 //! sqlx's SQLite driver hands every row from its worker thread to the async side through a
 //! channel, copying each column value on the way: at a million buildings that read took
 //! 28 s, most of a start-up. Here the rows are decoded where SQLite steps them, straight from
-//! its buffers, and grids and buildings are read side by side on two read-only connections.
+//! its buffers, and grids, buildings and the attributes (people, leaders, teams) are read side
+//! by side on three read-only connections.
 //!
-//! Both connections see one committed state: each reads the version log's head inside its
+//! All connections see one committed state: each reads the version log's head inside its
 //! read transaction, every write of the atlas appends to that log in the same transaction as
 //! its changes, and a read whose connections disagree is read again.
 
@@ -69,25 +70,18 @@ pub(super) fn read_attributes(path: &Path) -> Result<Attributes, StoreError> {
     attributes(&conn, None)
 }
 
-/// Grids and attributes on a second thread, buildings on this one; `None` when the two
-/// connections saw different versions of the atlas.
+/// Grids, attributes and buildings each on a connection (and thread) of its own; `None` when
+/// the connections saw different versions of the atlas.
 fn read_in_parallel(path: &Path, at: Option<&str>) -> Result<Option<Versioned>, StoreError> {
     std::thread::scope(|scope| {
-        let other = scope.spawn(|| -> Result<_, StoreError> {
-            let conn = open_read_transaction(path)?;
-            let version = head_version(&conn)?;
-            Ok((version, grids(&conn, at)?, attributes(&conn, at)?))
-        });
-        let here = (|| -> Result<_, StoreError> {
-            let conn = open_read_transaction(path)?;
-            let version = head_version(&conn)?;
-            Ok((version, buildings(&conn, at)?))
-        })();
-        let (version, grids, attributes) = other
-            .join()
-            .map_err(|_| StoreError::Unavailable("the grid reader panicked".into()))??;
-        let (buildings_version, buildings) = here?;
-        Ok((version == buildings_version).then(|| Versioned {
+        let grids = scope.spawn(|| read_part(path, "grids", |conn| grids(conn, at)));
+        let attributes = scope.spawn(|| read_part(path, "attributes", |conn| attributes(conn, at)));
+        let buildings = read_part(path, "buildings", |conn| buildings(conn, at));
+        let (version, grids) = joined(grids)?;
+        let (attributes_version, attributes) = joined(attributes)?;
+        let (buildings_version, buildings) = buildings?;
+        let same = version == attributes_version && version == buildings_version;
+        Ok(same.then(|| Versioned {
             version,
             dataset: Dataset {
                 grids,
@@ -96,6 +90,28 @@ fn read_in_parallel(path: &Path, at: Option<&str>) -> Result<Option<Versioned>, 
             },
         }))
     })
+}
+
+fn joined<T>(
+    part: std::thread::ScopedJoinHandle<'_, Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    part.join()
+        .map_err(|_| StoreError::Unavailable("an atlas reader panicked".into()))?
+}
+
+/// One part of a parallel read, on its own connection: the version it saw and the part.
+fn read_part<T>(
+    path: &Path,
+    part: &'static str,
+    read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<(u64, T), StoreError> {
+    let started = std::time::Instant::now();
+    let conn = open_read_transaction(path)?;
+    let version = head_version(&conn)?;
+    let value = read(&conn)?;
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(part, ms, version, "atlas part read");
+    Ok((version, value))
 }
 
 impl Attributes {
