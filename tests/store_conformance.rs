@@ -1840,3 +1840,41 @@ async fn sqlite_in_memory_urls_are_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn sqlite_corrupt_rows_fail_the_whole_read_clearly() {
+    // A row the reader cannot decode fails the load with `Corrupt`, naming what is wrong,
+    // and never yields a partial atlas.
+    for (sql, naming) in [
+        (
+            "UPDATE grids SET valid_from = 'yesterday' WHERE code = 'B-001'",
+            "yesterday",
+        ),
+        (
+            "UPDATE buildings SET footprint = x'010203' WHERE id = 'b1'",
+            "WKB",
+        ),
+        (
+            "UPDATE buildings SET addresses = 'not json' WHERE id = 'b1'",
+            "addresses",
+        ),
+    ] {
+        let b = sqlite_backend().await;
+        b.store.seed(&sample(), "tester").await.expect("seed");
+        let Inspect::Sqlite(pool) = &b.inspect else {
+            unreachable!("a SQLite backend")
+        };
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(pool)
+            .await
+            .expect("corrupt a row");
+        let err = match b.store.load().await {
+            Ok(_) => panic!("{sql}: the load must fail"),
+            Err(e) => e,
+        };
+        assert!(
+            matches!(err, StoreError::Corrupt(_)) && err.to_string().contains(naming),
+            "{sql}: {err}"
+        );
+    }
+}
