@@ -17,7 +17,7 @@ use std::cmp::Reverse;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use geo::coordinate_position::CoordPos;
-use geo::{Coord, Rect};
+use geo::{Coord, MultiPolygon, Rect};
 use gridatlas::api::layers::{LayerRequest, Page, layer_json};
 use gridatlas::api::lookup::{BatchRequest, Query, render_batch, resolve};
 use gridatlas::atlas::spatial::position;
@@ -71,25 +71,35 @@ fn layer_window(snapshot: &Snapshot, want: usize) -> Rect<f64> {
 
 /// The textbook index, for reference: one R-tree (rstar's default nodes) over the boxes of
 /// all grids, every candidate tested exactly, the border rule applied to all of them.
-struct MixedTree(RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>);
+/// The geometries are copied out of the snapshot's flat store into `geo` types, as a
+/// textbook index would hold them.
+struct MixedTree(
+    RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    Vec<MultiPolygon<f64>>,
+);
 
 impl MixedTree {
     fn new(snapshot: &Snapshot) -> MixedTree {
-        MixedTree(RTree::bulk_load(
-            snapshot
-                .spatial
-                .grids
-                .iter()
-                .enumerate()
-                .map(|(i, g)| {
-                    let (lo, hi) = (g.bbox.min(), g.bbox.max());
-                    GeomWithData::new(
-                        Rectangle::from_corners([lo.x, lo.y], [hi.x, hi.y]),
-                        i as u32,
-                    )
-                })
+        MixedTree(
+            RTree::bulk_load(
+                snapshot
+                    .spatial
+                    .grids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| {
+                        let (lo, hi) = (g.bbox.min(), g.bbox.max());
+                        GeomWithData::new(
+                            Rectangle::from_corners([lo.x, lo.y], [hi.x, hi.y]),
+                            i as u32,
+                        )
+                    })
+                    .collect(),
+            ),
+            (0..snapshot.spatial.grids.len() as u32)
+                .map(|i| snapshot.spatial.grid_geometry(i))
                 .collect(),
-        ))
+        )
     }
 
     /// Deepest level, then interior over border, then smallest code (grids are in code order).
@@ -98,7 +108,7 @@ impl MixedTree {
             .locate_all_at_point(&[lon, lat])
             .filter_map(|e| {
                 let g = &snapshot.spatial.grids[e.data as usize];
-                match position(&g.geometry, lon, lat) {
+                match position(&self.1[e.data as usize], lon, lat) {
                     CoordPos::Outside => None,
                     pos => Some((
                         g.level,
@@ -177,7 +187,7 @@ fn benches(c: &mut Criterion) {
             let inner = if h.on_border {
                 0.0
             } else {
-                gridatlas::geometry::measure::distance_to_boundary_m(x, y, &s.grid(h.grid).geometry)
+                s.border_distance_m(h.grid, x, y)
             };
             Some((x, y, s.chain(h.grid).to_vec(), inner))
         })

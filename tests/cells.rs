@@ -30,9 +30,8 @@ fn city() -> Spatial {
 }
 
 fn bounds(s: &Spatial) -> Rect<f64> {
-    s.grids
-        .iter()
-        .filter_map(|g| g.geometry.bounding_rect())
+    (0..s.grids.len() as u32)
+        .filter_map(|g| s.grid_geometry(g).bounding_rect())
         .reduce(|a, b| {
             Rect::new(
                 geo::coord! {x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y)},
@@ -66,8 +65,8 @@ fn cell_index_answers_as_the_rtrees_on_a_generated_city() {
             .flat_map(|r| r.0.iter().map(|c| (c.x, c.y)))
             .collect()
     };
-    for g in &s.grids {
-        points.extend(vertices(&g.geometry));
+    for g in 0..s.grids.len() as u32 {
+        points.extend(vertices(&s.grid_geometry(g)));
     }
     for e in &s.buildings {
         points.extend(vertices(&e.building.footprint));
@@ -91,7 +90,7 @@ fn cell_index_answers_as_the_rtrees_on_a_generated_city() {
             let inner = if h.on_border {
                 0.0
             } else {
-                gridatlas::geometry::measure::distance_to_boundary_m(x, y, &s.grid(h.grid).geometry)
+                gridatlas::geometry::measure::distance_to_boundary_m(x, y, &s.grid_geometry(h.grid))
             };
             for tolerance in [20.0, 150.0] {
                 let found = s.grids_near(x, y, tolerance, &chain, inner);

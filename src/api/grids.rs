@@ -71,10 +71,10 @@ fn grid_index(snapshot: &Snapshot, code: &str) -> Result<u32, Problem> {
 
 pub fn detail(snapshot: &Snapshot, i: u32, vis: Visibility) -> GridDetail<'_> {
     let spatial = &snapshot.spatial;
-    let g = spatial.grid(i);
+    let geometry = spatial.grid_geometry(i);
     GridDetail {
         summary: summary(snapshot, i),
-        area_m2: (geodesic_area_m2(&g.geometry) * 10.0).round() / 10.0,
+        area_m2: (geodesic_area_m2(&geometry) * 10.0).round() / 10.0,
         children: spatial
             .children(i)
             .iter()
@@ -87,10 +87,8 @@ pub fn detail(snapshot: &Snapshot, i: u32, vis: Visibility) -> GridDetail<'_> {
             .collect(),
         leaders: snapshot.leaders_of(i, vis),
         service_team: snapshot.team_of(i, vis),
-        geometry: serde_json::to_value(geojson::GeometryValue::from(&oriented_rfc7946(
-            &g.geometry,
-        )))
-        .unwrap_or(Value::Null),
+        geometry: serde_json::to_value(geojson::GeometryValue::from(&oriented_rfc7946(&geometry)))
+            .unwrap_or(Value::Null),
     }
 }
 

@@ -17,6 +17,7 @@ use super::lookup::parse_crs;
 use super::problem::Problem;
 use crate::atlas::Snapshot;
 use crate::geometry::crs::{self, Crs};
+use crate::geometry::flat::Shape;
 use crate::geometry::geojson_out::MultiPolygonJson;
 use crate::model::{GridLevel, LeaderRole};
 
@@ -179,7 +180,7 @@ struct Feature<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     id: &'a str,
-    geometry: MultiPolygonJson<'a>,
+    geometry: MultiPolygonJson<Shape<'a>>,
     properties: Properties<'a>,
 }
 
@@ -203,7 +204,7 @@ fn feature(snapshot: &Snapshot, i: u32, crs: Crs) -> Feature<'_> {
         kind: "Feature",
         id: &g.code,
         geometry: MultiPolygonJson {
-            geometry: &g.geometry,
+            geometry: snapshot.spatial.grid_shape(i),
             crs,
         },
         properties: Properties {

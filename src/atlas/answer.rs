@@ -333,11 +333,10 @@ impl Snapshot {
         chain: &[u32],
         tolerance_m: f64,
     ) -> Border<'_> {
-        let geometry = &self.spatial.grid(grid).geometry;
         let distance_m = if on_border {
             0.0
         } else {
-            crate::geometry::measure::distance_to_boundary_m(lon, lat, geometry)
+            self.spatial.border_distance_m(grid, lon, lat)
         };
         let candidates = self
             .spatial

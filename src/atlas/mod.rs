@@ -85,13 +85,14 @@ impl Snapshot {
         let grids = spatial
             .grids
             .iter()
-            .map(|g| crate::model::Grid {
+            .zip(0u32..)
+            .map(|(g, i)| crate::model::Grid {
                 code: g.code.clone(),
                 name: g.name.clone(),
                 name_en: g.name_en.clone(),
                 level: g.level,
                 parent_code: g.parent_code.clone(),
-                geometry: g.geometry.clone(),
+                geometry: spatial.grid_geometry(i),
                 valid_from: g.valid_from,
                 valid_to: None,
             })

@@ -8,8 +8,9 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RStarInsertionStrategy, RTree, RTreeParams};
 
 use crate::address::{AddressIndex, AddressIndexBuilder};
+use crate::geometry::flat::{Shape, Shapes};
 use crate::geometry::interior::interior_point;
-use crate::geometry::measure;
+use crate::geometry::measure::{self, Probe};
 use crate::model::{Building, Grid, GridLevel};
 
 use super::cells::{CellIndex, CellParams, CellStats, Feature};
@@ -38,7 +39,7 @@ pub struct GridEntry {
     pub level: GridLevel,
     pub parent: Option<u32>,
     pub parent_code: Option<String>,
-    pub geometry: MultiPolygon<f64>,
+    /// The geometry is held flat in [`Spatial::grid_shape`]: one array for every grid.
     pub bbox: Rect<f64>,
     pub valid_from: DateTime<Utc>,
 }
@@ -76,6 +77,8 @@ pub struct PointHit {
 
 pub struct Spatial {
     pub grids: Vec<GridEntry>,
+    /// The grids' geometries, by grid position.
+    shapes: Shapes,
     pub buildings: Vec<BuildingEntry>,
     grid_by_code: KeyIndex,
     /// Per grid: its child grids, in code order.
@@ -186,6 +189,7 @@ fn address_index(buildings: &[Building]) -> (AddressIndex, AddressWarnings) {
 struct Near<'a> {
     lon: f64,
     lat: f64,
+    probe: Probe,
     tolerance_m: f64,
     chain: &'a [u32],
     inner_border_m: f64,
@@ -206,18 +210,33 @@ fn level_rank(level: GridLevel) -> u32 {
 /// The cell index's rank of building footprints, after the three grid levels.
 const FOOTPRINT_RANK: u32 = GridLevel::ALL.len() as u32;
 
+/// The grids' geometries in flat arrays, in grid order.
+fn flat_shapes(geometries: &[MultiPolygon<f64>]) -> Shapes {
+    let coords = geometries
+        .iter()
+        .flat_map(|mp| &mp.0)
+        .map(|p| p.exterior().0.len() + p.interiors().iter().map(|h| h.0.len()).sum::<usize>())
+        .sum();
+    let mut shapes = Shapes::with_capacity(geometries.len(), coords);
+    for mp in geometries {
+        shapes.push(mp);
+    }
+    shapes
+}
+
 /// The cell index over the grids (one rank per level, deepest first) and the footprints; on
 /// data it refuses, a warning and `None` (the R-trees then answer point lookups).
 fn cell_index(
     grids: &[GridEntry],
+    geometries: &[MultiPolygon<f64>],
     buildings: &[Building],
     footprint_boxes: &[Rect<f64>],
 ) -> Option<CellIndex> {
     let mut ranks: Vec<Vec<Feature<'_>>> = vec![Vec::new(); GridLevel::ALL.len() + 1];
-    for (i, g) in grids.iter().enumerate() {
+    for (i, (g, geometry)) in grids.iter().zip(geometries).enumerate() {
         ranks[GridLevel::ALL.len() - 1 - g.level.depth()].push(Feature {
             index: i as u32,
-            geometry: &g.geometry,
+            geometry,
             bbox: g.bbox,
         });
     }
@@ -318,7 +337,8 @@ impl Spatial {
             phase.mark("waiting for the address index");
             (main, addresses)
         });
-        let (grids, grid_by_code, level_trees, located, building_tree, cells, alongside) = main;
+        let (grids, shapes, grid_by_code, level_trees, located, building_tree, cells, alongside) =
+            main;
         let (addresses, address_warnings) = addresses;
 
         let building_by_id = KeyIndex::build(&buildings, |b| &b.id);
@@ -345,6 +365,7 @@ impl Spatial {
         (
             Spatial {
                 grids,
+                shapes,
                 buildings,
                 grid_by_code,
                 children,
@@ -371,6 +392,7 @@ impl Spatial {
         phase: &mut super::Phases,
     ) -> (
         Vec<GridEntry>,
+        Shapes,
         KeyIndex,
         [Tree; 3],
         Vec<(Option<u32>, Coord<f64>)>,
@@ -406,9 +428,12 @@ impl Spatial {
         // Sized up front: `filter_map` gives no exact length, and growing a vector of a million
         // entries by doubling copies it into fresh memory several times.
         let mut entries = Vec::with_capacity(order.len());
-        entries.extend(order.iter().zip(parents).filter_map(|(&i, parent)| {
-            let g = slots.get_mut(i as usize)?.take()?;
-            Some(GridEntry {
+        let mut geometries = Vec::with_capacity(order.len());
+        for (&i, parent) in order.iter().zip(parents) {
+            let Some(g) = slots.get_mut(i as usize).and_then(Option::take) else {
+                continue;
+            };
+            entries.push(GridEntry {
                 parent,
                 bbox: rect_of(&g.geometry),
                 code: g.code,
@@ -416,10 +441,10 @@ impl Spatial {
                 name_en: g.name_en,
                 level: g.level,
                 parent_code: g.parent_code,
-                geometry: g.geometry,
                 valid_from: g.valid_from,
-            })
-        }));
+            });
+            geometries.push(g.geometry);
+        }
         let grids: Vec<GridEntry> = entries;
         drop(slots);
         phase.mark("grid entries (bbox)");
@@ -452,8 +477,11 @@ impl Spatial {
         phase.mark("level trees");
         let footprint_boxes: Vec<Rect<f64>> =
             buildings.iter().map(|b| rect_of(&b.footprint)).collect();
-        let cells = cell_index(&grids, buildings, &footprint_boxes);
+        let cells = cell_index(&grids, &geometries, buildings, &footprint_boxes);
         phase.mark("cell index");
+        let shapes = flat_shapes(&geometries);
+        drop(geometries);
+        phase.mark("flat shapes");
         let building_tree = std::sync::OnceLock::new();
         if cells.is_none() {
             let _ = building_tree.set(footprint_tree(&footprint_boxes));
@@ -463,6 +491,7 @@ impl Spatial {
         phase.mark("alongside (roster)");
         (
             grids,
+            shapes,
             grid_by_code,
             level_trees,
             located,
@@ -501,6 +530,26 @@ impl Spatial {
         &self.grids[i as usize]
     }
 
+    /// The geometry of grid `i`, as stored for lookups.
+    #[inline]
+    pub fn grid_shape(&self, i: u32) -> Shape<'_> {
+        self.shapes
+            .get(i as usize)
+            .unwrap_or_else(|| panic!("grid {i} out of range (Spatial invariant)"))
+    }
+
+    /// The geometry of grid `i` as a `geo::MultiPolygon` (a copy: for output and rules).
+    pub fn grid_geometry(&self, i: u32) -> MultiPolygon<f64> {
+        self.grid_shape(i).to_multi_polygon()
+    }
+
+    /// Metres from the point to the border of grid `i` (inside or outside it).
+    pub fn border_distance_m(&self, i: u32, lon: f64, lat: f64) -> f64 {
+        Probe::new(lon, lat).map_or(f64::INFINITY, |probe| {
+            probe.distance_to_boundary_m(self.grid_shape(i).polygons())
+        })
+    }
+
     pub fn building(&self, i: u32) -> &BuildingEntry {
         &self.buildings[i as usize]
     }
@@ -514,7 +563,7 @@ impl Spatial {
         };
         cells
             .find_chained(lon, lat, |_, i| {
-                position(&self.grids[i as usize].geometry, lon, lat)
+                self.grid_shape(i).position(Coord { x: lon, y: lat })
             })
             .map(|(_, grid, on_border)| PointHit { grid, on_border })
     }
@@ -558,7 +607,7 @@ impl Spatial {
         let mut best: Option<(bool, u32)> = None;
         for e in self.level_trees[level.depth()].locate_all_at_point(&[lon, lat]) {
             let i = e.data;
-            let on_border = match position(&self.grids[i as usize].geometry, lon, lat) {
+            let on_border = match self.grid_shape(i).position(Coord { x: lon, y: lat }) {
                 CoordPos::Inside => false,
                 CoordPos::OnBoundary => true,
                 CoordPos::Outside => continue,
@@ -657,12 +706,16 @@ impl Spatial {
         inner_border_m: f64,
         use_cells: bool,
     ) -> Vec<(u32, f64)> {
+        let Some(probe) = Probe::new(lon, lat) else {
+            return Vec::new(); // nothing is at a finite distance from a non-finite point
+        };
         let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m);
         let window = AABB::from_corners([lon - dlon, lat - dlat], [lon + dlon, lat + dlat]);
         let mut candidates: Vec<u32> = Vec::new();
         let near = Near {
             lon,
             lat,
+            probe,
             tolerance_m,
             chain,
             inner_border_m,
@@ -693,7 +746,7 @@ impl Spatial {
             })
             .filter(|i| !chain.contains(i))
             .filter_map(|i| {
-                let d = measure::distance_m(lon, lat, &self.grids[i as usize].geometry);
+                let d = probe.distance_m(self.grid_shape(i).polygons());
                 (d <= tolerance_m).then_some((i, d))
             })
             .collect();
@@ -774,6 +827,7 @@ impl Spatial {
         let &Near {
             lon,
             lat,
+            probe,
             tolerance_m,
             chain,
             inner_border_m,
@@ -785,7 +839,7 @@ impl Spatial {
             } else if use_cells && self.border_beyond(g, lon, lat, tolerance_m) {
                 return false;
             } else {
-                measure::distance_to_boundary_m(lon, lat, &self.grids[g as usize].geometry)
+                probe.distance_to_boundary_m(self.grid_shape(g).polygons())
             };
             d <= tolerance_m
         };
@@ -810,10 +864,7 @@ impl Spatial {
         let mut out: Vec<u32> = self.level_trees[level.depth()]
             .locate_in_envelope_intersecting(&window)
             .map(|e| e.data)
-            .filter(|&i| {
-                use geo::Intersects;
-                self.grids[i as usize].geometry.intersects(&bbox)
-            })
+            .filter(|&i| self.grid_shape(i).intersects_rect(bbox))
             .collect();
         out.sort_unstable();
         out

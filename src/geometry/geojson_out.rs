@@ -3,64 +3,56 @@
 //! rounded to 7 decimals (about 1 cm) on the fly, with no intermediate copy of the geometry.
 //! A 10,000-feature layer is mostly coordinates, so this is where its time goes.
 
-use geo::{Coord, LineString, MultiPolygon, Polygon};
+use geo::Coord;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use super::crs::{self, Crs};
+use super::flat::{PolygonRings, Polygonal};
 use super::validity::is_ccw;
 
-/// A multipolygon as a GeoJSON `MultiPolygon` geometry object.
-pub struct MultiPolygonJson<'a> {
-    pub geometry: &'a MultiPolygon<f64>,
+/// A multipolygon (a `geo::MultiPolygon` or a flat [`super::flat::Shape`]) as a GeoJSON
+/// `MultiPolygon` geometry object.
+pub struct MultiPolygonJson<G> {
+    pub geometry: G,
     pub crs: Crs,
 }
 
-impl Serialize for MultiPolygonJson<'_> {
+impl<'a, G: Polygonal<'a>> Serialize for MultiPolygonJson<G> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(2))?;
         map.serialize_entry("type", "MultiPolygon")?;
-        map.serialize_entry(
-            "coordinates",
-            &Polygons {
-                geometry: self.geometry,
-                crs: self.crs,
-            },
-        )?;
+        map.serialize_entry("coordinates", &Polygons(self))?;
         map.end()
     }
 }
 
-struct Polygons<'a> {
-    geometry: &'a MultiPolygon<f64>,
-    crs: Crs,
-}
+struct Polygons<'j, G>(&'j MultiPolygonJson<G>);
 
-impl Serialize for Polygons<'_> {
+impl<'a, G: Polygonal<'a>> Serialize for Polygons<'_, G> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.geometry.0.len()))?;
-        for polygon in &self.geometry.0 {
-            seq.serialize_element(&PolygonRings {
+        let mut seq = s.serialize_seq(None)?;
+        for polygon in self.0.geometry.polygon_iter() {
+            seq.serialize_element(&Rings {
                 polygon,
-                crs: self.crs,
+                crs: self.0.crs,
             })?;
         }
         seq.end()
     }
 }
 
-struct PolygonRings<'a> {
-    polygon: &'a Polygon<f64>,
+struct Rings<P> {
+    polygon: P,
     crs: Crs,
 }
 
-impl Serialize for PolygonRings<'_> {
+impl<'a, P: PolygonRings<'a>> Serialize for Rings<P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let interiors = self.polygon.interiors();
-        let mut seq = s.serialize_seq(Some(1 + interiors.len()))?;
-        let exterior = std::iter::once((self.polygon.exterior(), true));
-        for (ring, ccw) in exterior.chain(interiors.iter().map(|h| (h, false))) {
+        let mut seq = s.serialize_seq(None)?;
+        let exterior = std::iter::once((self.polygon.exterior_ring(), true));
+        for (ring, ccw) in exterior.chain(self.polygon.hole_rings().map(|h| (h, false))) {
             seq.serialize_element(&Ring {
-                ring,
+                coords: ring,
                 ccw,
                 crs: self.crs,
             })?;
@@ -70,7 +62,7 @@ impl Serialize for PolygonRings<'_> {
 }
 
 struct Ring<'a> {
-    ring: &'a LineString<f64>,
+    coords: &'a [Coord<f64>],
     /// The orientation RFC 7946 wants for this ring.
     ccw: bool,
     crs: Crs,
@@ -78,7 +70,7 @@ struct Ring<'a> {
 
 impl Serialize for Ring<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let coords = &self.ring.0;
+        let coords = self.coords;
         let mut seq = s.serialize_seq(Some(coords.len()))?;
         let reverse = is_ccw(coords).is_some_and(|ccw| ccw != self.ccw);
         let mut put = |c: &Coord<f64>| {
@@ -103,7 +95,7 @@ pub fn round7(v: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::geometry::validity::oriented_rfc7946;
-    use geo::{MapCoords, polygon};
+    use geo::{MapCoords, MultiPolygon, polygon};
 
     fn expected(mp: &MultiPolygon<f64>, crs: Crs) -> serde_json::Value {
         let mp = crs::multipolygon_from_wgs84(crs, &oriented_rfc7946(mp)).map_coords(|c| Coord {
@@ -126,6 +118,15 @@ mod tests {
             let ours =
                 serde_json::to_value(MultiPolygonJson { geometry: &mp, crs }).unwrap_or_default();
             assert_eq!(ours, expected(&mp, crs), "{crs}");
+            let shapes: crate::geometry::flat::Shapes = std::iter::once(mp.clone()).collect();
+            let flat = shapes
+                .get(0)
+                .map(|geometry| MultiPolygonJson { geometry, crs });
+            assert_eq!(
+                serde_json::to_value(flat).unwrap_or_default(),
+                ours,
+                "flat, {crs}"
+            );
         }
     }
 }

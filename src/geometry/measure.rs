@@ -18,6 +18,7 @@
 use geo::kernels::Orientation;
 use geo::{Coord, GeodesicArea, MultiPolygon};
 
+use super::flat::PolygonRings;
 use super::{orient, ring_edges};
 
 /// WGS84 semi-major axis (m).
@@ -102,48 +103,86 @@ fn scan_ring(
 /// Below this (1 µm) a point counts as on the border.
 const ON_BORDER_M: f64 = 1e-6;
 
+/// A query point with its local scale: the metres per degree are computed once, for all the
+/// polygons one lookup measures against.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    p: Coord<f64>,
+    kx: f64,
+    ky: f64,
+}
+
+impl Probe {
+    /// `None` for a non-finite point (nothing is at a finite distance from it).
+    pub fn new(lon: f64, lat: f64) -> Option<Probe> {
+        if !lon.is_finite() || !lat.is_finite() {
+            return None;
+        }
+        let (kx, ky) = metres_per_degree(lat);
+        Some(Probe {
+            p: geo::coord! {x: lon, y: lat},
+            kx,
+            ky,
+        })
+    }
+
+    /// Metres from the point to the polygons: 0 when the point is inside one or on a border
+    /// (within a micrometre), otherwise the distance to the nearest edge of any ring;
+    /// `f64::INFINITY` when there are none.
+    pub fn distance_m<'a, P: PolygonRings<'a>>(
+        &self,
+        polygons: impl IntoIterator<Item = P>,
+    ) -> f64 {
+        let mut best = f64::INFINITY;
+        for poly in polygons {
+            let mut inside = self.scan(poly.exterior_ring(), &mut best, true) != 0;
+            for hole in poly.hole_rings() {
+                if self.scan(hole, &mut best, inside) != 0 {
+                    inside = false;
+                }
+            }
+            if inside {
+                return 0.0;
+            }
+        }
+        let d = best.sqrt();
+        if d <= ON_BORDER_M { 0.0 } else { d }
+    }
+
+    /// Metres from the point to the nearest ring (exterior or hole) of the polygons, whether
+    /// the point is inside or outside; `f64::INFINITY` when there are none.
+    pub fn distance_to_boundary_m<'a, P: PolygonRings<'a>>(
+        &self,
+        polygons: impl IntoIterator<Item = P>,
+    ) -> f64 {
+        let mut best = f64::INFINITY;
+        for poly in polygons {
+            self.scan(poly.exterior_ring(), &mut best, false);
+            for hole in poly.hole_rings() {
+                self.scan(hole, &mut best, false);
+            }
+        }
+        best.sqrt()
+    }
+
+    #[inline]
+    fn scan(&self, ring: &[Coord<f64>], best: &mut f64, winding: bool) -> i64 {
+        scan_ring(self.p, self.kx, self.ky, ring, best, winding)
+    }
+}
+
 /// Metres from the point to the (multi)polygon: 0 when the point is inside it or on its
 /// border (within a micrometre), otherwise the distance to the nearest edge of any ring.
 /// `f64::INFINITY` for a non-finite point or an empty multipolygon.
 pub fn distance_m(lon: f64, lat: f64, mp: &MultiPolygon<f64>) -> f64 {
-    if !lon.is_finite() || !lat.is_finite() {
-        return f64::INFINITY;
-    }
-    let (kx, ky) = metres_per_degree(lat);
-    let p = geo::coord! {x: lon, y: lat};
-    let mut best = f64::INFINITY;
-    for poly in &mp.0 {
-        let mut inside = scan_ring(p, kx, ky, &poly.exterior().0, &mut best, true) != 0;
-        for hole in poly.interiors() {
-            if scan_ring(p, kx, ky, &hole.0, &mut best, inside) != 0 {
-                inside = false;
-            }
-        }
-        if inside {
-            return 0.0;
-        }
-    }
-    let d = best.sqrt();
-    if d <= ON_BORDER_M { 0.0 } else { d }
+    Probe::new(lon, lat).map_or(f64::INFINITY, |probe| probe.distance_m(&mp.0))
 }
 
 /// Metres from the point to the nearest ring (exterior or hole) of the (multi)polygon, whether
 /// the point is inside or outside: "the point is 3.2 m from the border of its grid".
 /// `f64::INFINITY` for a non-finite point or an empty multipolygon.
 pub fn distance_to_boundary_m(lon: f64, lat: f64, mp: &MultiPolygon<f64>) -> f64 {
-    if !lon.is_finite() || !lat.is_finite() {
-        return f64::INFINITY;
-    }
-    let (kx, ky) = metres_per_degree(lat);
-    let p = geo::coord! {x: lon, y: lat};
-    let mut best = f64::INFINITY;
-    for poly in &mp.0 {
-        scan_ring(p, kx, ky, &poly.exterior().0, &mut best, false);
-        for hole in poly.interiors() {
-            scan_ring(p, kx, ky, &hole.0, &mut best, false);
-        }
-    }
-    best.sqrt()
+    Probe::new(lon, lat).map_or(f64::INFINITY, |probe| probe.distance_to_boundary_m(&mp.0))
 }
 
 /// `(dlon, dlat)` in degrees covering at least `metres` in each direction at `lat`, for search

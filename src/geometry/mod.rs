@@ -12,6 +12,7 @@
 //! allocate.
 
 pub mod crs;
+pub mod flat;
 pub mod geojson_out;
 pub mod interior;
 pub mod measure;

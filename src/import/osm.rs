@@ -215,7 +215,6 @@ fn covering_grid(spatial: &Spatial, b: &Building) -> Option<String> {
     spatial
         .chain(hit.grid)
         .iter()
-        .map(|&g| spatial.grid(g))
-        .find(|g| g.geometry.relate(&b.footprint).is_covers())
-        .map(|g| g.code.clone())
+        .find(|&&g| spatial.grid_geometry(g).relate(&b.footprint).is_covers())
+        .map(|&g| spatial.grid(g).code.clone())
 }

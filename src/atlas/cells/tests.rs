@@ -426,8 +426,8 @@ proptest! {
         let spatial = Spatial::build(grids, buildings);
         let (xs, ys) = spatial.cell_edges();
         let mut pts: Vec<(f64, f64)> = points.iter().map(|p| resolve_point(p, xs, ys)).collect();
-        for g in &spatial.grids {
-            pts.extend(g.geometry.iter().flat_map(|p| p.exterior().0.iter()).map(|c| (c.x, c.y)));
+        for g in 0..spatial.grids.len() as u32 {
+            pts.extend(spatial.grid_geometry(g).iter().flat_map(|p| p.exterior().0.iter()).map(|c| (c.x, c.y)));
         }
         for b in &spatial.buildings {
             pts.extend(b.building.footprint.iter().flat_map(|p| p.exterior().0.iter()).map(|c| (c.x, c.y)));
@@ -444,7 +444,7 @@ proptest! {
                 if h.on_border {
                     0.0
                 } else {
-                    crate::geometry::measure::distance_to_boundary_m(x, y, &spatial.grid(h.grid).geometry)
+                    crate::geometry::measure::distance_to_boundary_m(x, y, &spatial.grid_geometry(h.grid))
                 }
             });
             for tolerance in [0.0, 1e-4, 30.0, 400.0, 3000.0] {
