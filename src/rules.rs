@@ -642,13 +642,20 @@ impl Shape {
 
 /// A simple closed ring turns the same way at every corner (straight corners allowed).
 fn ring_is_convex(ring: &[Coord<f64>]) -> bool {
-    let n = ring.len().saturating_sub(1); // closed: last repeats first
+    // A repeated vertex would make both corners around it look straight and hide the turn
+    // between them: compare the distinct vertices only.
+    let mut corners: Vec<Coord<f64>> = ring.to_vec();
+    corners.dedup();
+    if corners.len() > 1 && corners.first() == corners.last() {
+        corners.pop();
+    }
+    let n = corners.len();
     if n < 3 {
         return false;
     }
     let (mut left, mut right) = (false, false);
     for k in 0..n {
-        let (p, q, r) = (ring[k], ring[(k + 1) % n], ring[(k + 2) % n]);
+        let (p, q, r) = (corners[k], corners[(k + 1) % n], corners[(k + 2) % n]);
         match orient(p, q, r) {
             Orientation::CounterClockwise => left = true,
             Orientation::Clockwise => right = true,
@@ -1436,6 +1443,20 @@ mod tests {
         // Convexity and separating edges.
         assert!(ring_is_convex(&parent.0[0].exterior().0));
         assert!(!ring_is_convex(&u_shape.0[0].exterior().0));
+        // A repeated vertex right after a reflex corner must not hide it (found by the
+        // property test below: the short-cut then called an uncovered child covered).
+        let repeated: Vec<Coord<f64>> =
+            [(0., 0.), (3., 2.), (2., 2.), (2., 2.), (1., 3.), (0., 0.)]
+                .iter()
+                .map(|&(x, y)| Coord { x, y })
+                .collect();
+        assert!(!ring_is_convex(&repeated));
+        let square_with_repeat: Vec<Coord<f64>> =
+            [(0., 0.), (1., 0.), (1., 0.), (1., 1.), (0., 1.), (0., 0.)]
+                .iter()
+                .map(|&(x, y)| Coord { x, y })
+                .collect();
+        assert!(ring_is_convex(&square_with_repeat));
         let ext = |mp: &MultiPolygon<f64>| mp.0[0].exterior().0.clone();
         assert!(separated_by_an_edge(
             &ext(&parent),
