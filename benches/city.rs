@@ -82,17 +82,11 @@ impl MixedTree {
     fn new(snapshot: &Snapshot) -> MixedTree {
         MixedTree(
             RTree::bulk_load(
-                snapshot
-                    .spatial
-                    .grids
-                    .iter()
-                    .enumerate()
-                    .map(|(i, g)| {
-                        let (lo, hi) = (g.bbox.min(), g.bbox.max());
-                        GeomWithData::new(
-                            Rectangle::from_corners([lo.x, lo.y], [hi.x, hi.y]),
-                            i as u32,
-                        )
+                (0..snapshot.spatial.grids.len() as u32)
+                    .map(|i| {
+                        let b = snapshot.spatial.grid_bbox(i);
+                        let (lo, hi) = (b.min(), b.max());
+                        GeomWithData::new(Rectangle::from_corners([lo.x, lo.y], [hi.x, hi.y]), i)
                     })
                     .collect(),
             ),

@@ -16,11 +16,12 @@ pub fn unit_stream(mut state: u64) -> impl FnMut() -> f64 {
 /// The bounding box of every grid of the snapshot.
 pub fn bounds(snapshot: &Snapshot) -> Rect<f64> {
     let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    for g in &snapshot.spatial.grids {
-        x0 = x0.min(g.bbox.min().x);
-        y0 = y0.min(g.bbox.min().y);
-        x1 = x1.max(g.bbox.max().x);
-        y1 = y1.max(g.bbox.max().y);
+    for g in 0..snapshot.spatial.grids.len() as u32 {
+        let b = snapshot.spatial.grid_bbox(g);
+        x0 = x0.min(b.min().x);
+        y0 = y0.min(b.min().y);
+        x1 = x1.max(b.max().x);
+        y1 = y1.max(b.max().y);
     }
     Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 })
 }

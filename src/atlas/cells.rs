@@ -183,16 +183,16 @@ impl CellIndex {
         }
     }
 
-    /// Visits the features of `rank` stored in the cells meeting the closed rectangle
-    /// `lo..=hi` (a feature once per cell): every feature of that rank whose geometry meets
-    /// the rectangle is visited. False, the visits to be discarded, when the rectangle spans
+    /// Visits the features of the ranks in the bit set `ranks` (bit r for rank r) stored in
+    /// the cells meeting the closed rectangle `lo..=hi` (a feature once per cell): every
+    /// feature of those ranks whose geometry meets the rectangle is visited. False, the visits to be discarded, when the rectangle spans
     /// more than `max_cells` cells or is not a rectangle (NaN): the caller must then ask
     /// another index.
     pub fn for_each_in_rect(
         &self,
         lo: Coord<f64>,
         hi: Coord<f64>,
-        rank: u32,
+        ranks: u32,
         max_cells: usize,
         mut visit: impl FnMut(u32),
     ) -> bool {
@@ -211,13 +211,17 @@ impl CellIndex {
         if (c1 - c0 + 1).saturating_mul(r1 - r0 + 1) > max_cells {
             return false;
         }
+        // A cell's entries are in rank order: stop at the first rank past the last one asked.
+        let last = u32::BITS - 1 - ranks.leading_zeros().min(u32::BITS - 1);
         for row in r0..=r1 {
             for col in c0..=c1 {
                 for &e in self.cell(row * self.nx + col) {
-                    match rank_of(e).cmp(&rank) {
-                        std::cmp::Ordering::Less => {}
-                        std::cmp::Ordering::Equal => visit(e & INDEX_MASK),
-                        std::cmp::Ordering::Greater => break,
+                    let rank = rank_of(e);
+                    if rank > last {
+                        break;
+                    }
+                    if ranks >> rank & 1 == 1 {
+                        visit(e & INDEX_MASK);
                     }
                 }
             }

@@ -39,8 +39,8 @@ pub struct GridEntry {
     pub level: GridLevel,
     pub parent: Option<u32>,
     pub parent_code: Option<String>,
-    /// The geometry is held flat in [`Spatial::grid_shape`]: one array for every grid.
-    pub bbox: Rect<f64>,
+    // The geometry and its box are held beside the entries, in `Spatial::grid_shape` and
+    // `Spatial::grid_bbox`: lookups read them for many grids, and little else of each.
     pub valid_from: DateTime<Utc>,
 }
 
@@ -79,6 +79,8 @@ pub struct Spatial {
     pub grids: Vec<GridEntry>,
     /// The grids' geometries, by grid position.
     shapes: Shapes,
+    /// The grids' bounding boxes, by grid position.
+    boxes: Vec<Rect<f64>>,
     pub buildings: Vec<BuildingEntry>,
     grid_by_code: KeyIndex,
     /// Per grid: its child grids, in code order.
@@ -229,15 +231,16 @@ fn flat_shapes(geometries: &[MultiPolygon<f64>]) -> Shapes {
 fn cell_index(
     grids: &[GridEntry],
     geometries: &[MultiPolygon<f64>],
+    boxes: &[Rect<f64>],
     buildings: &[Building],
     footprint_boxes: &[Rect<f64>],
 ) -> Option<CellIndex> {
     let mut ranks: Vec<Vec<Feature<'_>>> = vec![Vec::new(); GridLevel::ALL.len() + 1];
-    for (i, (g, geometry)) in grids.iter().zip(geometries).enumerate() {
+    for (i, ((g, geometry), &bbox)) in grids.iter().zip(geometries).zip(boxes).enumerate() {
         ranks[GridLevel::ALL.len() - 1 - g.level.depth()].push(Feature {
             index: i as u32,
             geometry,
-            bbox: g.bbox,
+            bbox,
         });
     }
     ranks[FOOTPRINT_RANK as usize] = buildings
@@ -337,8 +340,16 @@ impl Spatial {
             phase.mark("waiting for the address index");
             (main, addresses)
         });
-        let (grids, shapes, grid_by_code, level_trees, located, building_tree, cells, alongside) =
-            main;
+        let (
+            grids,
+            (shapes, boxes),
+            grid_by_code,
+            level_trees,
+            located,
+            building_tree,
+            cells,
+            alongside,
+        ) = main;
         let (addresses, address_warnings) = addresses;
 
         let building_by_id = KeyIndex::build(&buildings, |b| &b.id);
@@ -366,6 +377,7 @@ impl Spatial {
             Spatial {
                 grids,
                 shapes,
+                boxes,
                 buildings,
                 grid_by_code,
                 children,
@@ -392,7 +404,7 @@ impl Spatial {
         phase: &mut super::Phases,
     ) -> (
         Vec<GridEntry>,
-        Shapes,
+        (Shapes, Vec<Rect<f64>>),
         KeyIndex,
         [Tree; 3],
         Vec<(Option<u32>, Coord<f64>)>,
@@ -429,13 +441,14 @@ impl Spatial {
         // entries by doubling copies it into fresh memory several times.
         let mut entries = Vec::with_capacity(order.len());
         let mut geometries = Vec::with_capacity(order.len());
+        let mut boxes = Vec::with_capacity(order.len());
         for (&i, parent) in order.iter().zip(parents) {
             let Some(g) = slots.get_mut(i as usize).and_then(Option::take) else {
                 continue;
             };
+            boxes.push(rect_of(&g.geometry));
             entries.push(GridEntry {
                 parent,
-                bbox: rect_of(&g.geometry),
                 code: g.code,
                 name: g.name,
                 name_en: g.name_en,
@@ -469,15 +482,16 @@ impl Spatial {
                 grids
                     .iter()
                     .enumerate()
-                    .filter(|(_, g)| g.level == level)
-                    .map(|(i, g)| envelope(g.bbox, i as u32))
+                    .zip(&boxes)
+                    .filter(|((_, g), _)| g.level == level)
+                    .map(|((i, _), &bbox)| envelope(bbox, i as u32))
                     .collect(),
             )
         });
         phase.mark("level trees");
         let footprint_boxes: Vec<Rect<f64>> =
             buildings.iter().map(|b| rect_of(&b.footprint)).collect();
-        let cells = cell_index(&grids, &geometries, buildings, &footprint_boxes);
+        let cells = cell_index(&grids, &geometries, &boxes, buildings, &footprint_boxes);
         phase.mark("cell index");
         let shapes = flat_shapes(&geometries);
         drop(geometries);
@@ -491,7 +505,7 @@ impl Spatial {
         phase.mark("alongside (roster)");
         (
             grids,
-            shapes,
+            (shapes, boxes),
             grid_by_code,
             level_trees,
             located,
@@ -536,6 +550,11 @@ impl Spatial {
         self.shapes
             .get(i as usize)
             .unwrap_or_else(|| panic!("grid {i} out of range (Spatial invariant)"))
+    }
+
+    /// The bounding box of grid `i`.
+    pub fn grid_bbox(&self, i: u32) -> Rect<f64> {
+        self.boxes[i as usize]
     }
 
     /// The geometry of grid `i` as a `geo::MultiPolygon` (a copy: for output and rules).
@@ -711,7 +730,7 @@ impl Spatial {
         };
         let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m);
         let window = AABB::from_corners([lon - dlon, lat - dlat], [lon + dlon, lat + dlat]);
-        let mut candidates: Vec<u32> = Vec::new();
+        let mut candidates: Vec<u32> = Vec::with_capacity(32);
         let near = Near {
             lon,
             lat,
@@ -721,11 +740,24 @@ impl Spatial {
             inner_border_m,
             use_cells,
         };
+        let mut levels = GridLevel::ALL;
+        let mut asked = 0;
         for level in GridLevel::ALL {
-            if !self.level_may_be_near(level, &near) {
-                continue;
+            if self.level_may_be_near(level, &near) {
+                levels[asked] = level;
+                asked += 1;
             }
-            if !(use_cells && self.near_by_cells(level, lon, lat, tolerance_m, &mut candidates)) {
+        }
+        if asked == 0 {
+            return Vec::new();
+        }
+        let levels = &levels[..asked];
+        // One scan of the cells for every level asked.
+        let ranks = levels
+            .iter()
+            .fold(0, |m, &level| m | 1 << level_rank(level));
+        if !(use_cells && self.near_by_cells(ranks, lon, lat, tolerance_m, &mut candidates)) {
+            for level in levels {
                 candidates.extend(
                     self.level_trees[level.depth()]
                         .locate_in_envelope_intersecting(&window)
@@ -733,6 +765,19 @@ impl Spatial {
                 );
             }
         }
+        self.nearest(candidates, chain, &probe, &window, tolerance_m)
+    }
+
+    /// Of the candidates, those outside `chain` within `tolerance_m`, with their distance,
+    /// nearest first.
+    fn nearest(
+        &self,
+        mut candidates: Vec<u32>,
+        chain: &[u32],
+        probe: &Probe,
+        window: &AABB<[f64; 2]>,
+        tolerance_m: f64,
+    ) -> Vec<(u32, f64)> {
         // The R-tree gives each grid whose box meets the window once; cells give a superset
         // of those near enough, with repeats. Filtering again is idempotent for the tree's.
         candidates.sort_unstable();
@@ -740,11 +785,11 @@ impl Spatial {
         let (lo, hi) = (window.lower(), window.upper());
         let mut out: Vec<(u32, f64)> = candidates
             .into_iter()
+            .filter(|i| !chain.contains(i))
             .filter(|&i| {
-                let b = self.grids[i as usize].bbox;
+                let b = self.boxes[i as usize];
                 b.min().x <= hi[0] && b.min().y <= hi[1] && b.max().x >= lo[0] && b.max().y >= lo[1]
             })
-            .filter(|i| !chain.contains(i))
             .filter_map(|i| {
                 let d = probe.distance_m(self.grid_shape(i).polygons());
                 (d <= tolerance_m).then_some((i, d))
@@ -754,12 +799,12 @@ impl Spatial {
         out
     }
 
-    /// The grids of `level` stored in the cells around the point, pushed onto `out`: all those
-    /// within `tolerance_m` (and some farther). False, with `out` as it was, when the cells
-    /// cannot tell (no index, a wide window).
+    /// The grids of the cell ranks `ranks` (a bit set) stored in the cells around the point,
+    /// pushed onto `out`: all those within `tolerance_m` (and some farther). False, with `out`
+    /// as it was, when the cells cannot tell (no index, a wide window).
     fn near_by_cells(
         &self,
-        level: GridLevel,
+        ranks: u32,
         lon: f64,
         lat: f64,
         tolerance_m: f64,
@@ -784,7 +829,7 @@ impl Spatial {
                 x: lon + dlon,
                 y: lat + dlat,
             },
-            level_rank(level),
+            ranks,
             MAX_WINDOW_CELLS,
             |i| out.push(i),
         );
