@@ -68,8 +68,8 @@ fn cell_index_answers_as_the_rtrees_on_a_generated_city() {
     for g in 0..s.grids.len() as u32 {
         points.extend(vertices(&s.grid_geometry(g)));
     }
-    for e in &s.buildings {
-        points.extend(vertices(&e.building.footprint));
+    for b in 0..s.buildings.len() as u32 {
+        points.extend(vertices(&s.footprint(b).to_multi_polygon()));
     }
     // The cell edges, crossed with random coordinates.
     let (xs, ys) = s.cell_edges();

@@ -183,7 +183,10 @@ async fn http(
 fn leader_name(atlas: &Atlas, grid_code: &str, role: LeaderRole) -> Option<String> {
     let snapshot = atlas.snapshot();
     let grid = snapshot.spatial.grid_index(grid_code)?;
-    snapshot.roster.leader(grid, role).map(|p| p.name.clone())
+    snapshot
+        .roster
+        .leader(grid, role)
+        .map(|p| p.name.to_string())
 }
 
 fn grid_at(atlas: &Atlas, lon: f64, lat: f64) -> Option<String> {

@@ -199,7 +199,7 @@ struct Properties<'a> {
 
 fn feature(snapshot: &Snapshot, i: u32, crs: Crs) -> Feature<'_> {
     let g = snapshot.spatial.grid(i);
-    let leader = |role| snapshot.roster.leader(i, role).map(|p| p.name.as_str());
+    let leader = |role| snapshot.roster.leader(i, role).map(|p| p.name);
     Feature {
         kind: "Feature",
         id: &g.code,

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::model::{GridLevel, LeaderRole, Person, ServiceTeam};
+use crate::model::{GridLevel, LeaderRole, ServiceTeam};
+
+use super::roster::PersonRef;
 
 use super::Snapshot;
 
@@ -272,17 +274,17 @@ impl Snapshot {
 
     fn leader_ref<'a>(
         &'a self,
-        person: &'a Person,
+        person: PersonRef<'a>,
         grid: u32,
         inherited: bool,
         vis: Visibility,
     ) -> LeaderRef<'a> {
         LeaderRef {
-            name: &person.name,
+            name: person.name,
             grid_code: &self.spatial.grid(grid).code,
             inherited,
-            phone: visible(vis, &person.contact.phone),
-            email: visible(vis, &person.contact.email),
+            phone: visible(vis, person.phone),
+            email: visible(vis, person.email),
         }
     }
 
@@ -380,16 +382,16 @@ pub fn team_ref<'a>(
                 name: &m.name,
                 department: &m.department,
                 specialty: &m.specialty,
-                phone: visible(vis, &m.contact.phone),
-                email: visible(vis, &m.contact.email),
+                phone: visible(vis, m.contact.phone.as_deref()),
+                email: visible(vis, m.contact.email.as_deref()),
             })
             .collect(),
     }
 }
 
 /// A contact detail, only when the caller may see contacts.
-fn visible(vis: Visibility, value: &Option<String>) -> Option<&str> {
-    if vis.contacts { value.as_deref() } else { None }
+fn visible(vis: Visibility, value: Option<&str>) -> Option<&str> {
+    value.filter(|_| vis.contacts)
 }
 
 /// Centimetres are the honest precision of a border distance; more digits are noise.

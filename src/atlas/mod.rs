@@ -97,10 +97,8 @@ impl Snapshot {
                 valid_to: None,
             })
             .collect();
-        let buildings = spatial
-            .buildings
-            .iter()
-            .map(|b| b.building.clone())
+        let buildings = (0..spatial.buildings.len() as u32)
+            .map(|b| spatial.building_with_footprint(b))
             .collect();
         let Attributes {
             people,

@@ -4,14 +4,15 @@
 //! string. Rebuilding it is O(grids + people), which is why a leader edit never rebuilds the
 //! spatial index: it builds a new roster against the same `Arc<Spatial>`.
 
-use crate::model::{LeaderAssignment, LeaderRole, Person, ServiceTeam};
+use crate::model::{Contact, LeaderAssignment, LeaderRole, Person, ServiceTeam};
 use crate::store::Attributes;
 
 use super::spatial::{GridCodes, Spatial};
 use super::tables::KeyIndex;
 
 pub struct Roster {
-    people: Vec<Person>,
+    /// Sorted by id.
+    people: People,
     /// Per grid index: the person index holding [bac_convener, party_worker].
     leaders: Vec<[Option<u32>; 2]>,
     teams: Vec<ServiceTeam>,
@@ -76,7 +77,7 @@ impl Roster {
             }
         }
         Roster {
-            people,
+            people: People::from_sorted(people),
             leaders: leader_slots,
             teams,
             team_of_grid,
@@ -97,19 +98,22 @@ impl Roster {
                 leaders.push(LeaderAssignment {
                     grid_code: spatial.grid(g as u32).code.clone(),
                     role,
-                    person_id: person.id.clone(),
+                    person_id: person.id.to_string(),
                 });
             }
         }
         Attributes {
-            people: self.people.clone(),
+            people: (0..self.people.len())
+                .filter_map(|i| self.people.get(i))
+                .map(PersonRef::to_person)
+                .collect(),
             leaders,
             teams: self.teams.clone(),
         }
     }
 
     /// The person holding `role` in the grid itself (no fallback).
-    pub fn leader(&self, grid: u32, role: LeaderRole) -> Option<&Person> {
+    pub fn leader(&self, grid: u32, role: LeaderRole) -> Option<PersonRef<'_>> {
         let slot = self.leaders.get(grid as usize)?[role_slot(role)]?;
         self.people.get(slot as usize)
     }
@@ -121,12 +125,8 @@ impl Roster {
     }
 
     /// A person by id (people are sorted by id).
-    pub fn person(&self, id: &str) -> Option<&Person> {
-        let i = self
-            .people
-            .binary_search_by(|p| p.id.as_str().cmp(id))
-            .ok()?;
-        self.people.get(i)
+    pub fn person(&self, id: &str) -> Option<PersonRef<'_>> {
+        self.people.find(id)
     }
 
     pub fn people_count(&self) -> usize {
@@ -135,5 +135,150 @@ impl Roster {
 
     pub fn team_count(&self) -> usize {
         self.teams.len()
+    }
+}
+
+/// A person of the roster, borrowed from its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PersonRef<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub phone: Option<&'a str>,
+    pub email: Option<&'a str>,
+}
+
+impl PersonRef<'_> {
+    pub fn to_person(self) -> Person {
+        Person {
+            id: self.id.to_string(),
+            name: self.name.to_string(),
+            contact: Contact {
+                phone: self.phone.map(str::to_string),
+                email: self.email.map(str::to_string),
+            },
+        }
+    }
+}
+
+/// People in one text buffer: a city has millions of leaders, and four strings of their own
+/// each (id, name, phone, email) cost more in headers and allocations than in text.
+struct People {
+    text: String,
+    /// Per person: where its id, name, phone and email end in `text` (each starts where the
+    /// one before ends).
+    ends: Vec<[usize; 4]>,
+    /// Per person: bit 0 set when the phone is known, bit 1 the email.
+    known: Vec<u8>,
+}
+
+impl People {
+    fn from_sorted(people: Vec<Person>) -> People {
+        let bytes = people
+            .iter()
+            .map(|p| {
+                p.id.len()
+                    + p.name.len()
+                    + p.contact.phone.as_ref().map_or(0, String::len)
+                    + p.contact.email.as_ref().map_or(0, String::len)
+            })
+            .sum();
+        let mut table = People {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(people.len()),
+            known: Vec::with_capacity(people.len()),
+        };
+        for p in &people {
+            let mut ends = [0; 4];
+            for (k, field) in [
+                Some(&p.id),
+                Some(&p.name),
+                p.contact.phone.as_ref(),
+                p.contact.email.as_ref(),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                table.text.push_str(field.map_or("", String::as_str));
+                ends[k] = table.text.len();
+            }
+            table.ends.push(ends);
+            table.known.push(
+                u8::from(p.contact.phone.is_some()) | u8::from(p.contact.email.is_some()) << 1,
+            );
+        }
+        table
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> Option<PersonRef<'_>> {
+        let ends = self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1][3] };
+        let field = |k: usize| {
+            let from = if k == 0 { start } else { ends[k - 1] };
+            self.text.get(from..ends[k]).unwrap_or("")
+        };
+        let known = self.known.get(i).copied().unwrap_or(0);
+        Some(PersonRef {
+            id: field(0),
+            name: field(1),
+            phone: (known & 1 != 0).then(|| field(2)),
+            email: (known & 2 != 0).then(|| field(3)),
+        })
+    }
+
+    /// By id (the table is sorted by id).
+    fn find(&self, id: &str) -> Option<PersonRef<'_>> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let candidate = self.get(mid)?;
+            match candidate.id.cmp(id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(candidate),
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(id: &str, name: &str, phone: Option<&str>, email: Option<&str>) -> Person {
+        Person {
+            id: id.into(),
+            name: name.into(),
+            contact: Contact {
+                phone: phone.map(Into::into),
+                email: email.map(Into::into),
+            },
+        }
+    }
+
+    #[test]
+    fn people_read_back_as_stored_and_are_found_by_id() {
+        let people = vec![
+            person("p1", "王芳", Some("13800000001"), None),
+            person("p2", "", None, Some("")),
+            person("p3", "李雷", Some(""), Some("li@example.cn")),
+            person("p4", "Zhang Wei", None, None),
+        ];
+        let table = People::from_sorted(people.clone());
+        assert_eq!(table.len(), 4);
+        for (i, p) in people.iter().enumerate() {
+            let got = table.get(i).expect("stored");
+            assert_eq!(got.to_person(), *p);
+            assert_eq!(table.find(&p.id), Some(got));
+        }
+        assert_eq!(table.get(4), None);
+        for missing in ["", "p0", "p25", "p5"] {
+            assert_eq!(table.find(missing), None, "{missing}");
+        }
+        assert_eq!(People::from_sorted(Vec::new()).find("p1"), None);
     }
 }

@@ -46,6 +46,8 @@ pub struct GridEntry {
 
 #[derive(Debug, Clone)]
 pub struct BuildingEntry {
+    /// The building, its footprint left empty: the footprint is held flat, in
+    /// [`Spatial::footprint`] (lookups read many footprints and little else of a building).
     pub building: Building,
     /// Index of the grid the building belongs to.
     pub grid: Option<u32>,
@@ -82,6 +84,8 @@ pub struct Spatial {
     /// The grids' bounding boxes, by grid position.
     boxes: Vec<Rect<f64>>,
     pub buildings: Vec<BuildingEntry>,
+    /// The buildings' footprints, by building position.
+    footprints: Shapes,
     grid_by_code: KeyIndex,
     /// Per grid: its child grids, in code order.
     children: Lists,
@@ -120,9 +124,13 @@ fn footprint_tree(boxes: &[Rect<f64>]) -> Tree {
     )
 }
 
+/// The box of a shape without coordinates.
+fn empty_rect() -> Rect<f64> {
+    Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 0.0, y: 0.0 })
+}
+
 fn rect_of(mp: &MultiPolygon<f64>) -> Rect<f64> {
-    mp.bounding_rect()
-        .unwrap_or_else(|| Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 0.0, y: 0.0 }))
+    mp.bounding_rect().unwrap_or_else(empty_rect)
 }
 
 /// Position of a point against a (multi)polygon: inside, on its border, or outside.
@@ -212,14 +220,18 @@ fn level_rank(level: GridLevel) -> u32 {
 /// The cell index's rank of building footprints, after the three grid levels.
 const FOOTPRINT_RANK: u32 = GridLevel::ALL.len() as u32;
 
-/// The grids' geometries in flat arrays, in grid order.
-fn flat_shapes(geometries: &[MultiPolygon<f64>]) -> Shapes {
-    let coords = geometries
-        .iter()
+/// The number of coordinates of all the multipolygons.
+fn coordinate_count<'a>(geometries: impl IntoIterator<Item = &'a MultiPolygon<f64>>) -> usize {
+    geometries
+        .into_iter()
         .flat_map(|mp| &mp.0)
         .map(|p| p.exterior().0.len() + p.interiors().iter().map(|h| h.0.len()).sum::<usize>())
-        .sum();
-    let mut shapes = Shapes::with_capacity(geometries.len(), coords);
+        .sum()
+}
+
+/// The grids' geometries in flat arrays, in grid order.
+fn flat_shapes(geometries: &[MultiPolygon<f64>]) -> Shapes {
+    let mut shapes = Shapes::with_capacity(geometries.len(), coordinate_count(geometries));
     for mp in geometries {
         shapes.push(mp);
     }
@@ -354,13 +366,21 @@ impl Spatial {
 
         let building_by_id = KeyIndex::build(&buildings, |b| &b.id);
         phase.mark("building_by_id");
+        let mut footprints = Shapes::with_capacity(
+            buildings.len(),
+            coordinate_count(buildings.iter().map(|b| &b.footprint)),
+        );
         let buildings: Vec<BuildingEntry> = buildings
             .into_iter()
             .zip(located)
-            .map(|(building, (grid, anchor))| BuildingEntry {
-                building,
-                grid,
-                anchor,
+            .map(|(mut building, (grid, anchor))| {
+                footprints.push(&building.footprint);
+                building.footprint = MultiPolygon::new(Vec::new());
+                BuildingEntry {
+                    building,
+                    grid,
+                    anchor,
+                }
             })
             .collect();
         let children = Lists::group(
@@ -379,6 +399,7 @@ impl Spatial {
                 shapes,
                 boxes,
                 buildings,
+                footprints,
                 grid_by_code,
                 children,
                 buildings_of_grid,
@@ -552,6 +573,22 @@ impl Spatial {
             .unwrap_or_else(|| panic!("grid {i} out of range (Spatial invariant)"))
     }
 
+    /// The footprint of building `i`, as stored for lookups.
+    #[inline]
+    pub fn footprint(&self, i: u32) -> Shape<'_> {
+        self.footprints
+            .get(i as usize)
+            .unwrap_or_else(|| panic!("building {i} out of range (Spatial invariant)"))
+    }
+
+    /// Building `i` with its footprint, as plain data.
+    pub fn building_with_footprint(&self, i: u32) -> Building {
+        Building {
+            footprint: self.footprint(i).to_multi_polygon(),
+            ..self.building(i).building.clone()
+        }
+    }
+
     /// The bounding box of grid `i`.
     pub fn grid_bbox(&self, i: u32) -> Rect<f64> {
         self.boxes[i as usize]
@@ -594,7 +631,7 @@ impl Spatial {
         };
         cells
             .find_in_rank(lon, lat, FOOTPRINT_RANK, |_, i| {
-                position(&self.buildings[i as usize].building.footprint, lon, lat)
+                self.footprint(i).position(Coord { x: lon, y: lat })
             })
             .map(|(i, _)| i)
     }
@@ -642,18 +679,15 @@ impl Spatial {
     /// [`Spatial::building_at`] by the footprint R-tree (the reference, for tests and benches).
     pub fn building_at_by_rtree(&self, lon: f64, lat: f64) -> Option<u32> {
         let tree = self.building_tree.get_or_init(|| {
-            let boxes: Vec<Rect<f64>> = self
-                .buildings
-                .iter()
-                .map(|b| rect_of(&b.building.footprint))
+            let boxes: Vec<Rect<f64>> = (0..self.buildings.len() as u32)
+                .map(|b| self.footprint(b).bounding_rect().unwrap_or_else(empty_rect))
                 .collect();
             footprint_tree(&boxes)
         });
         let mut best: Option<(bool, u32)> = None;
         for e in tree.locate_all_at_point(&[lon, lat]) {
             let i = e.data;
-            let on_border = match position(&self.buildings[i as usize].building.footprint, lon, lat)
-            {
+            let on_border = match self.footprint(i).position(Coord { x: lon, y: lat }) {
                 CoordPos::Inside => false,
                 CoordPos::OnBoundary => true,
                 CoordPos::Outside => continue,

@@ -143,6 +143,28 @@ impl<'a> Shape<'a> {
         )
     }
 
+    /// The box of the shape's finite coordinates; `None` when it has none.
+    pub fn bounding_rect(&self) -> Option<Rect<f64>> {
+        let finite = |c: &&Coord<f64>| c.x.is_finite() && c.y.is_finite();
+        let mut coords = self.shapes.coords[self.coords.clone()]
+            .iter()
+            .filter(finite);
+        let first = *coords.next()?;
+        let (lo, hi) = coords.fold((first, first), |(lo, hi), c| {
+            (
+                Coord {
+                    x: lo.x.min(c.x),
+                    y: lo.y.min(c.y),
+                },
+                Coord {
+                    x: hi.x.max(c.x),
+                    y: hi.y.max(c.y),
+                },
+            )
+        });
+        Some(Rect::new(lo, hi))
+    }
+
     /// The closed shape and the closed rectangle share a point (geo's `Intersects`).
     pub fn intersects_rect(&self, rect: Rect<f64>) -> bool {
         let (lo, hi) = (rect.min(), rect.max());
@@ -431,6 +453,11 @@ mod tests {
             let shape = shapes.get(i).expect("pushed");
             assert_eq!(&shape.to_multi_polygon(), mp, "shape {i}");
             assert_eq!(shape.polygons().count(), mp.0.len());
+            assert_eq!(
+                shape.bounding_rect(),
+                geo::BoundingRect::bounding_rect(mp),
+                "shape {i}"
+            );
         }
         assert!(shapes.get(input.len()).is_none());
     }

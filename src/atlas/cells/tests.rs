@@ -429,8 +429,8 @@ proptest! {
         for g in 0..spatial.grids.len() as u32 {
             pts.extend(spatial.grid_geometry(g).iter().flat_map(|p| p.exterior().0.iter()).map(|c| (c.x, c.y)));
         }
-        for b in &spatial.buildings {
-            pts.extend(b.building.footprint.iter().flat_map(|p| p.exterior().0.iter()).map(|c| (c.x, c.y)));
+        for (i, b) in spatial.buildings.iter().enumerate() {
+            pts.extend(spatial.footprint(i as u32).to_multi_polygon().iter().flat_map(|p| p.exterior().0.iter()).map(|c| (c.x, c.y)));
             pts.push((b.anchor.x, b.anchor.y));
         }
         for (x, y) in pts {
