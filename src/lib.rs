@@ -11,6 +11,7 @@ mod fixtures;
 pub mod generate;
 pub mod geometry;
 pub mod import;
+pub mod memory;
 pub mod model;
 pub mod planner;
 pub mod rules;

@@ -142,7 +142,7 @@ impl Atlas {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "store read"
         );
-        let snapshot = tokio::task::spawn_blocking(move || Snapshot::from_versioned(ds, 1))
+        let snapshot = tokio::task::spawn_blocking(move || built(Snapshot::from_versioned(ds, 1)))
             .await
             .map_err(|e| StoreError::Unavailable(format!("snapshot build failed: {e}")))?;
         log_snapshot(&snapshot, started);
@@ -164,7 +164,7 @@ impl Atlas {
         let ds = store.load_at(None).await?;
         let generation = self.next_generation();
         let snapshot =
-            tokio::task::spawn_blocking(move || Snapshot::from_versioned(ds, generation))
+            tokio::task::spawn_blocking(move || built(Snapshot::from_versioned(ds, generation)))
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("snapshot build failed: {e}")))?;
         log_snapshot(&snapshot, started);
@@ -188,6 +188,13 @@ impl Atlas {
         }));
         Ok(())
     }
+}
+
+/// A snapshot just built, its input dropped on this thread: the freed memory goes back to
+/// the system here, before the thread goes idle with it.
+fn built(snapshot: Snapshot) -> Snapshot {
+    crate::memory::release();
+    snapshot
 }
 
 /// Times the phases of a snapshot build, as `snapshot phase` debug events: wall time, and
