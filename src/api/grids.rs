@@ -57,7 +57,7 @@ fn summary(snapshot: &Snapshot, i: u32) -> GridSummary {
         name: g.name.clone(),
         name_en: g.name_en.clone(),
         level: g.level,
-        parent_code: g.parent_code.clone(),
+        parent_code: snapshot.spatial.parent_code(i).map(str::to_string),
         valid_from: g.valid_from,
     }
 }

@@ -212,7 +212,7 @@ fn feature(snapshot: &Snapshot, i: u32, crs: Crs) -> Feature<'_> {
             name: &g.name,
             name_en: g.name_en.as_deref(),
             level: g.level,
-            parent_code: g.parent_code.as_deref(),
+            parent_code: snapshot.spatial.parent_code(i),
             valid_from: g.valid_from,
             bac_convener: leader(LeaderRole::BacConvener),
             party_worker: leader(LeaderRole::PartyWorker),

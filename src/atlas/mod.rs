@@ -91,14 +91,14 @@ impl Snapshot {
                 name: g.name.clone(),
                 name_en: g.name_en.clone(),
                 level: g.level,
-                parent_code: g.parent_code.clone(),
+                parent_code: spatial.parent_code(i).map(str::to_string),
                 geometry: spatial.grid_geometry(i),
                 valid_from: g.valid_from,
                 valid_to: None,
             })
             .collect();
         let buildings = (0..spatial.buildings.len() as u32)
-            .map(|b| spatial.building_with_footprint(b))
+            .map(|b| spatial.building_data(b))
             .collect();
         let Attributes {
             people,

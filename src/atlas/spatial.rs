@@ -37,8 +37,8 @@ pub struct GridEntry {
     pub name: String,
     pub name_en: Option<String>,
     pub level: GridLevel,
+    /// The parent grid; its code is [`Spatial::parent_code`].
     pub parent: Option<u32>,
-    pub parent_code: Option<String>,
     // The geometry and its box are held beside the entries, in `Spatial::grid_shape` and
     // `Spatial::grid_bbox`: lookups read them for many grids, and little else of each.
     pub valid_from: DateTime<Utc>,
@@ -46,8 +46,9 @@ pub struct GridEntry {
 
 #[derive(Debug, Clone)]
 pub struct BuildingEntry {
-    /// The building, its footprint left empty: the footprint is held flat, in
-    /// [`Spatial::footprint`] (lookups read many footprints and little else of a building).
+    /// The building, its footprint left empty and its grid code too when `grid` is known:
+    /// the footprint is held flat, in [`Spatial::footprint`] (lookups read many footprints and
+    /// little else of a building); [`Spatial::building_data`] gives the whole building.
     pub building: Building,
     /// Index of the grid the building belongs to.
     pub grid: Option<u32>,
@@ -83,6 +84,9 @@ pub struct Spatial {
     shapes: Shapes,
     /// The grids' bounding boxes, by grid position.
     boxes: Vec<Rect<f64>>,
+    /// Parent codes that name no current grid, by grid position (rare: data under repair).
+    /// A resolved parent's code is its grid's, not stored twice.
+    unresolved_parents: Vec<(u32, String)>,
     pub buildings: Vec<BuildingEntry>,
     /// The buildings' footprints, by building position.
     footprints: Shapes,
@@ -354,7 +358,7 @@ impl Spatial {
         });
         let (
             grids,
-            (shapes, boxes),
+            (shapes, boxes, unresolved_parents),
             grid_by_code,
             level_trees,
             located,
@@ -376,6 +380,9 @@ impl Spatial {
             .map(|(mut building, (grid, anchor))| {
                 footprints.push(&building.footprint);
                 building.footprint = MultiPolygon::new(Vec::new());
+                if grid.is_some() {
+                    building.grid_code = None; // the grid's code, not stored twice
+                }
                 BuildingEntry {
                     building,
                     grid,
@@ -398,6 +405,7 @@ impl Spatial {
                 grids,
                 shapes,
                 boxes,
+                unresolved_parents,
                 buildings,
                 footprints,
                 grid_by_code,
@@ -425,7 +433,7 @@ impl Spatial {
         phase: &mut super::Phases,
     ) -> (
         Vec<GridEntry>,
-        (Shapes, Vec<Rect<f64>>),
+        (Shapes, Vec<Rect<f64>>, Vec<(u32, String)>),
         KeyIndex,
         [Tree; 3],
         Vec<(Option<u32>, Coord<f64>)>,
@@ -463,10 +471,14 @@ impl Spatial {
         let mut entries = Vec::with_capacity(order.len());
         let mut geometries = Vec::with_capacity(order.len());
         let mut boxes = Vec::with_capacity(order.len());
+        let mut unresolved_parents = Vec::new();
         for (&i, parent) in order.iter().zip(parents) {
             let Some(g) = slots.get_mut(i as usize).and_then(Option::take) else {
                 continue;
             };
+            if let (None, Some(code)) = (parent, g.parent_code) {
+                unresolved_parents.push((entries.len() as u32, code));
+            }
             boxes.push(rect_of(&g.geometry));
             entries.push(GridEntry {
                 parent,
@@ -474,7 +486,6 @@ impl Spatial {
                 name: g.name,
                 name_en: g.name_en,
                 level: g.level,
-                parent_code: g.parent_code,
                 valid_from: g.valid_from,
             });
             geometries.push(g.geometry);
@@ -526,7 +537,7 @@ impl Spatial {
         phase.mark("alongside (roster)");
         (
             grids,
-            (shapes, boxes),
+            (shapes, boxes, unresolved_parents),
             grid_by_code,
             level_trees,
             located,
@@ -581,11 +592,28 @@ impl Spatial {
             .unwrap_or_else(|| panic!("building {i} out of range (Spatial invariant)"))
     }
 
-    /// Building `i` with its footprint, as plain data.
-    pub fn building_with_footprint(&self, i: u32) -> Building {
+    /// Building `i` as plain data, with its footprint and grid code.
+    pub fn building_data(&self, i: u32) -> Building {
+        let entry = self.building(i);
         Building {
             footprint: self.footprint(i).to_multi_polygon(),
-            ..self.building(i).building.clone()
+            grid_code: match entry.grid {
+                Some(g) => Some(self.grid(g).code.clone()),
+                None => entry.building.grid_code.clone(),
+            },
+            ..entry.building.clone()
+        }
+    }
+
+    /// The code of grid `i`'s parent, as stored (also when it names no current grid).
+    pub fn parent_code(&self, i: u32) -> Option<&str> {
+        match self.grid(i).parent {
+            Some(p) => Some(&self.grid(p).code),
+            None => self
+                .unresolved_parents
+                .binary_search_by_key(&i, |&(g, _)| g)
+                .ok()
+                .map(|k| self.unresolved_parents[k].1.as_str()),
         }
     }
 
@@ -947,5 +975,66 @@ impl Spatial {
             .collect();
         out.sort_unstable();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::atlas::Snapshot;
+    use crate::fixtures::{building, grid, rect};
+    use crate::model::{Dataset, GridLevel};
+
+    /// Codes the entries do not hold twice (a resolved parent's, a located building's grid)
+    /// come back from the grids they name; codes naming nothing are kept as stored.
+    #[test]
+    fn parent_and_grid_codes_come_back_whole() {
+        let ds = Dataset {
+            grids: vec![
+                grid("N1", GridLevel::Neighborhood, None, rect(0., 0., 4., 4.)),
+                grid(
+                    "N1-G1",
+                    GridLevel::BuildingGroup,
+                    Some("N1"),
+                    rect(0., 0., 2., 2.),
+                ),
+                grid(
+                    "N1-G1-B1",
+                    GridLevel::Building,
+                    Some("N1-G1"),
+                    rect(0., 0., 1., 1.),
+                ),
+                grid(
+                    "N1-G9-B1",
+                    GridLevel::Building,
+                    Some("N1-G9"),
+                    rect(2., 2., 3., 3.),
+                ),
+            ],
+            buildings: vec![
+                building("b1", Some("N1-G1-B1"), rect(0.2, 0.2, 0.8, 0.8)),
+                building("b2", Some("N1-G7-B7"), rect(2.2, 2.2, 2.8, 2.8)),
+                building("b3", None, rect(3.2, 3.2, 3.8, 3.8)),
+            ],
+            ..Dataset::default()
+        };
+        let snapshot = Snapshot::from_dataset(ds.clone(), 1);
+        let s = &snapshot.spatial;
+        let parent = |code: &str| s.grid_index(code).and_then(|g| s.parent_code(g));
+        assert_eq!(parent("N1"), None);
+        assert_eq!(parent("N1-G1"), Some("N1"));
+        assert_eq!(parent("N1-G1-B1"), Some("N1-G1"));
+        assert_eq!(parent("N1-G9-B1"), Some("N1-G9"), "a parent naming no grid");
+        let b1 = s.building_index("b1").expect("b1");
+        assert_eq!(
+            s.building(b1).building.grid_code,
+            None,
+            "held once, by the grid"
+        );
+        let mut back = snapshot.to_dataset();
+        back.grids.sort_by(|a, b| a.code.cmp(&b.code));
+        let mut want = ds;
+        want.grids.sort_by(|a, b| a.code.cmp(&b.code));
+        assert_eq!(back.grids, want.grids);
+        assert_eq!(back.buildings, want.buildings);
     }
 }
