@@ -165,11 +165,13 @@ impl PersonRef<'_> {
 struct People {
     text: String,
     /// Per person: where its id, name, phone and email end in `text` (each starts where the
-    /// one before ends).
+    /// one before ends), the phone's and email's with [`KNOWN`] set when they are known. One
+    /// read gives a person's whole row: a full answer reads half a dozen people.
     ends: Vec<[usize; 4]>,
-    /// Per person: bit 0 set when the phone is known, bit 1 the email.
-    known: Vec<u8>,
 }
+
+/// Flag on a phone's or email's end: the detail is known (an empty one may be).
+const KNOWN: usize = 1 << (usize::BITS - 1);
 
 impl People {
     fn from_sorted(people: Vec<Person>) -> People {
@@ -185,7 +187,6 @@ impl People {
         let mut table = People {
             text: String::with_capacity(bytes),
             ends: Vec::with_capacity(people.len()),
-            known: Vec::with_capacity(people.len()),
         };
         for p in &people {
             let mut ends = [0; 4];
@@ -199,12 +200,9 @@ impl People {
             .enumerate()
             {
                 table.text.push_str(field.map_or("", String::as_str));
-                ends[k] = table.text.len();
+                ends[k] = table.text.len() | if field.is_some() { KNOWN } else { 0 };
             }
             table.ends.push(ends);
-            table.known.push(
-                u8::from(p.contact.phone.is_some()) | u8::from(p.contact.email.is_some()) << 1,
-            );
         }
         table
     }
@@ -215,17 +213,21 @@ impl People {
 
     fn get(&self, i: usize) -> Option<PersonRef<'_>> {
         let ends = self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1][3] };
-        let field = |k: usize| {
-            let from = if k == 0 { start } else { ends[k - 1] };
-            self.text.get(from..ends[k]).unwrap_or("")
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[i - 1][3] & !KNOWN
         };
-        let known = self.known.get(i).copied().unwrap_or(0);
+        let field = |k: usize| {
+            let from = if k == 0 { start } else { ends[k - 1] & !KNOWN };
+            self.text.get(from..ends[k] & !KNOWN).unwrap_or("")
+        };
+        let known = |k: usize| ends[k] & KNOWN != 0;
         Some(PersonRef {
             id: field(0),
             name: field(1),
-            phone: (known & 1 != 0).then(|| field(2)),
-            email: (known & 2 != 0).then(|| field(3)),
+            phone: known(2).then(|| field(2)),
+            email: known(3).then(|| field(3)),
         })
     }
 
