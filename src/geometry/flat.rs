@@ -4,9 +4,9 @@
 //! coordinates: three allocations for a four-cornered building grid, scattered over the heap.
 //! A lookup that measures the distance to the borders of the grids around a point reads
 //! several of them, and at city scale each read is a cache miss. [`Shapes`] keeps every
-//! coordinate of every shape in one array, with the ends of rings, polygons and shapes in
-//! three index arrays beside it: a shape's coordinates are contiguous and a lookup reads them
-//! in one or two cache lines.
+//! coordinate of every shape in one array, with two index arrays beside it: the ends of the
+//! rings (flagged where a polygon starts) and where each shape starts. A shape's coordinates
+//! are contiguous, and a one-ring shape is read from its start and its coordinates alone.
 //!
 //! The exact point test [`Shape::position`] follows geo's `CoordinatePosition` for a
 //! multipolygon rule for rule (winding number with the robust orientation kernel, boundary
@@ -91,13 +91,6 @@ impl Shapes {
             rings: start.ring..end.ring,
             coords: start.coord..end.coord,
         })
-    }
-
-    /// Heap bytes held (capacity, not length).
-    pub fn heap_bytes(&self) -> usize {
-        self.coords.capacity() * std::mem::size_of::<Coord<f64>>()
-            + self.rings.capacity() * std::mem::size_of::<usize>()
-            + self.heads.capacity() * std::mem::size_of::<Head>()
     }
 }
 
