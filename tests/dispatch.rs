@@ -563,6 +563,37 @@ async fn a_large_batch_keeps_the_order_of_its_items() {
     }
 }
 
+/// A number the JSON reader cannot hold fails its own item, not the batch around it.
+#[tokio::test]
+async fn an_unreadable_number_fails_only_its_item() {
+    let app = app().await;
+    let (lon, lat) = inside(&building_with_address("南京西路1266号"));
+    let body = format!(
+        r#"{{"items": [{{"lon": 1e400, "lat": 31.2}}, {{"lon": {lon}, "lat": {lat}}}, {{"lon": 121.45, "lat": -1e999}}]}}"#
+    );
+    let r = app
+        .request(
+            axum::http::Method::POST,
+            "/v1/lookup/batch",
+            &[("content-type", "application/json")],
+            Some(body.into_bytes()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let results = r.json()["results"].as_array().unwrap().clone();
+    let statuses: Vec<u64> = results
+        .iter()
+        .map(|x| x["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [400, 200, 400]);
+    for bad in [&results[0], &results[2]] {
+        let detail = bad["problem"]["detail"].as_str().unwrap();
+        assert!(detail.contains("number out of range"), "{detail}");
+        assert!(bad["answer"].is_null());
+    }
+    assert!(results[1]["answer"]["building"]["id"].is_string());
+}
+
 #[tokio::test]
 async fn batch_limits_and_malformed_bodies() {
     let app = app().await;

@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -264,9 +265,11 @@ pub async fn building_coverage(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BatchRequest {
-    /// Each item is `{"lon", "lat", "crs"?}`, `{"address"}` or `{"building"}`.
+    /// Each item is `{"lon", "lat", "crs"?}`, `{"address"}` or `{"building"}`. Kept as raw
+    /// JSON until answered, so that an item the JSON reader cannot hold (a number such as
+    /// `1e400`) fails alone, with its own problem, instead of the whole batch.
     #[schema(value_type = Vec<Object>)]
-    pub items: Vec<Value>,
+    pub items: Vec<Box<RawValue>>,
     /// Metres for `border.nearby`, for every item (0–500, default 20).
     #[serde(default)]
     pub tolerance_m: Option<f64>,
@@ -311,8 +314,10 @@ fn number_field(
 }
 
 /// Parses one batch item; an item's error stays in its own slot.
-pub fn batch_item(item: &Value) -> Result<Query, Problem> {
-    let Value::Object(map) = item else {
+pub fn batch_item(raw: &RawValue) -> Result<Query, Problem> {
+    let item: Value = serde_json::from_str(raw.get())
+        .map_err(|e| Problem::bad_request("item", format!("the item cannot be read: {e}")))?;
+    let Value::Object(map) = &item else {
         return Err(Problem::bad_request(
             "item",
             "each item must be a JSON object",
@@ -388,7 +393,7 @@ pub async fn batch(
 /// batch is split over the machine's cores; the parts are joined in the request's order.
 pub fn render_batch(
     snapshot: &Snapshot,
-    items: &[Value],
+    items: &[Box<RawValue>],
     tolerance_m: f64,
     vis: Visibility,
 ) -> Result<Vec<u8>, Problem> {
@@ -434,7 +439,7 @@ pub fn render_batch(
 /// The comma-separated JSON results of `items`; `first` is the index of the first of them.
 fn render_items(
     snapshot: &Snapshot,
-    items: &[Value],
+    items: &[Box<RawValue>],
     first: usize,
     tolerance_m: f64,
     vis: Visibility,
