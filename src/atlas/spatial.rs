@@ -201,13 +201,19 @@ fn address_index(buildings: &[Building]) -> (AddressIndex, AddressWarnings) {
 /// A nearby-grid question: the point, the tolerance, the point's chain and its distance to
 /// the innermost grid's border, and whether the cell index may answer.
 struct Near<'a> {
-    lon: f64,
-    lat: f64,
     probe: Probe,
     tolerance_m: f64,
     chain: &'a [u32],
     inner_border_m: f64,
-    use_cells: bool,
+    /// The cells to scan, when the cell index may answer: see [`Spatial::cell_window`].
+    cell_window: Option<CellWindow>,
+}
+
+/// Corners of the closed rectangle of cells scanned for a nearby-grid question.
+#[derive(Clone, Copy)]
+struct CellWindow {
+    lo: Coord<f64>,
+    hi: Coord<f64>,
 }
 
 /// Cells a nearby-grid window may span before the R-tree is asked instead.
@@ -279,6 +285,21 @@ fn cell_index(
             None
         }
     }
+}
+
+/// What [`Spatial::build_with`] builds beside the address index (see its fields in
+/// [`Spatial`]), with each building's grid and anchor and the result of `alongside`.
+struct GridsAndTrees<R> {
+    grids: Vec<GridEntry>,
+    shapes: Shapes,
+    boxes: Vec<Rect<f64>>,
+    unresolved_parents: Vec<(u32, String)>,
+    grid_by_code: KeyIndex,
+    level_trees: [Tree; 3],
+    located: Vec<(Option<u32>, Coord<f64>)>,
+    building_tree: std::sync::OnceLock<Tree>,
+    cells: Option<CellIndex>,
+    alongside: R,
 }
 
 /// Grid positions by code, for what is built alongside the spatial half (the roster).
@@ -356,16 +377,18 @@ impl Spatial {
             phase.mark("waiting for the address index");
             (main, addresses)
         });
-        let (
+        let GridsAndTrees {
             grids,
-            (shapes, boxes, unresolved_parents),
+            shapes,
+            boxes,
+            unresolved_parents,
             grid_by_code,
             level_trees,
             located,
             building_tree,
             cells,
             alongside,
-        ) = main;
+        } = main;
         let (addresses, address_warnings) = addresses;
 
         let building_by_id = KeyIndex::build(&buildings, |b| &b.id);
@@ -425,22 +448,12 @@ impl Spatial {
     /// The part of a build beside the address index: grid entries and their index by code,
     /// each building's grid and anchor, the level R-trees, the cell index (the footprint R-tree
     /// only without one), then `alongside`.
-    #[allow(clippy::type_complexity)]
     fn build_grids_and_trees<R>(
         grids: Vec<Grid>,
         buildings: &[Building],
         alongside: impl FnOnce(GridCodes<'_>) -> R,
         phase: &mut super::Phases,
-    ) -> (
-        Vec<GridEntry>,
-        (Shapes, Vec<Rect<f64>>, Vec<(u32, String)>),
-        KeyIndex,
-        [Tree; 3],
-        Vec<(Option<u32>, Coord<f64>)>,
-        std::sync::OnceLock<Tree>,
-        Option<CellIndex>,
-        R,
-    ) {
+    ) -> GridsAndTrees<R> {
         // The current versions in code order (a stable sort: equal codes keep their order).
         // Their positions are sorted, not the grids: a grid is large, and a stable sort of
         // input sorted in runs would move every one of them several times.
@@ -535,16 +548,18 @@ impl Spatial {
         }
         let alongside = alongside(codes);
         phase.mark("alongside (roster)");
-        (
+        GridsAndTrees {
             grids,
-            (shapes, boxes, unresolved_parents),
+            shapes,
+            boxes,
+            unresolved_parents,
             grid_by_code,
             level_trees,
             located,
             building_tree,
             cells,
             alongside,
-        )
+        }
     }
 
     /// Grid positions by code.
@@ -793,14 +808,17 @@ impl Spatial {
         let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m);
         let window = AABB::from_corners([lon - dlon, lat - dlat], [lon + dlon, lat + dlat]);
         let mut candidates: Vec<u32> = Vec::with_capacity(32);
+        let cell_window = if use_cells {
+            self.cell_window(lon, lat, tolerance_m)
+        } else {
+            None
+        };
         let near = Near {
-            lon,
-            lat,
             probe,
             tolerance_m,
             chain,
             inner_border_m,
-            use_cells,
+            cell_window,
         };
         let mut levels = GridLevel::ALL;
         let mut asked = 0;
@@ -818,7 +836,8 @@ impl Spatial {
         let ranks = levels
             .iter()
             .fold(0, |m, &level| m | 1 << level_rank(level));
-        if !(use_cells && self.near_by_cells(ranks, lon, lat, tolerance_m, &mut candidates)) {
+        let from_cells = cell_window.is_some_and(|w| self.near_by_cells(ranks, w, &mut candidates));
+        if !from_cells {
             for level in levels {
                 candidates.extend(
                     self.level_trees[level.depth()]
@@ -861,89 +880,70 @@ impl Spatial {
         out
     }
 
-    /// The grids of the cell ranks `ranks` (a bit set) stored in the cells around the point,
-    /// pushed onto `out`: all those within `tolerance_m` (and some farther). False, with `out`
-    /// as it was, when the cells cannot tell (no index, a wide window).
-    fn near_by_cells(
-        &self,
-        ranks: u32,
-        lon: f64,
-        lat: f64,
-        tolerance_m: f64,
-        out: &mut Vec<u32>,
-    ) -> bool {
+    /// The grids of the cell ranks `ranks` (a bit set) stored in the cells of `window`, pushed
+    /// onto `out`: all those within the tolerance (and some farther). False, with `out` as it
+    /// was, when the cells cannot tell (no index, a wide window).
+    fn near_by_cells(&self, ranks: u32, window: CellWindow, out: &mut Vec<u32>) -> bool {
         let Some(cells) = &self.cells else {
             return false;
         };
-        if !(lon.is_finite() && lat.is_finite() && tolerance_m.is_finite()) {
-            return false;
-        }
-        // A grid within the tolerance has a point within it (distances under a micrometre
-        // count as zero, hence the margin), and that point lies in a scanned cell.
-        let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m.max(0.0) + SNAP_MARGIN_M);
         let start = out.len();
-        let complete = cells.for_each_in_rect(
-            Coord {
-                x: lon - dlon,
-                y: lat - dlat,
-            },
-            Coord {
-                x: lon + dlon,
-                y: lat + dlat,
-            },
-            ranks,
-            MAX_WINDOW_CELLS,
-            |i| out.push(i),
-        );
+        let complete = cells.for_each_in_rect(window.lo, window.hi, ranks, MAX_WINDOW_CELLS, |i| {
+            out.push(i)
+        });
         if !complete {
             out.truncate(start);
         }
         complete
     }
 
-    /// True when the cells show the border of grid `g` farther than `tolerance_m` from the
-    /// point: every cell meeting the window (which holds every point within the tolerance, and
-    /// a millimetre more) lies in g's interior, so no ring of g is that near. Saves measuring
-    /// the distance to a long border (groups, neighborhoods); false when the cells cannot tell.
-    fn border_beyond(&self, g: u32, lon: f64, lat: f64, tolerance_m: f64) -> bool {
-        let Some(cells) = &self.cells else {
-            return false;
-        };
-        if !(lon.is_finite() && lat.is_finite() && tolerance_m.is_finite()) {
-            return false;
+    /// The cells around the point that hold every grid within `tolerance_m` of it: a grid that
+    /// near has a point within the tolerance (distances under a micrometre count as zero,
+    /// hence the margin), and that point lies in one of them. `None` without a cell index or
+    /// for non-finite input. Computed once per question: it costs a sine and a cosine.
+    fn cell_window(&self, lon: f64, lat: f64, tolerance_m: f64) -> Option<CellWindow> {
+        if self.cells.is_none() || !(lon.is_finite() && lat.is_finite() && tolerance_m.is_finite())
+        {
+            return None;
         }
         let (dlon, dlat) = measure::degrees_for_metres(lat, tolerance_m.max(0.0) + SNAP_MARGIN_M);
-        let level = self.grids[g as usize].level;
-        cells.interior_over_rect(
-            Coord {
+        Some(CellWindow {
+            lo: Coord {
                 x: lon - dlon,
                 y: lat - dlat,
             },
-            Coord {
+            hi: Coord {
                 x: lon + dlon,
                 y: lat + dlat,
             },
-            level_rank(level),
-            g,
-            MAX_WINDOW_CELLS,
-        )
+        })
+    }
+
+    /// True when the cells show the border of grid `g` farther than the tolerance from the
+    /// point: every cell meeting the window (which holds every point within the tolerance, and
+    /// a millimetre more) lies in g's interior, so no ring of g is that near. Saves measuring
+    /// the distance to a long border (groups, neighborhoods); false when the cells cannot tell.
+    fn border_beyond(&self, g: u32, window: CellWindow) -> bool {
+        let Some(cells) = &self.cells else {
+            return false;
+        };
+        let level = self.grids[g as usize].level;
+        cells.interior_over_rect(window.lo, window.hi, level_rank(level), g, MAX_WINDOW_CELLS)
     }
 
     /// Whether a grid of `level` outside `chain` may lie within `tolerance_m` of the point.
     fn level_may_be_near(&self, level: GridLevel, near: &Near<'_>) -> bool {
         let &Near {
-            lon,
-            lat,
             probe,
             tolerance_m,
             chain,
             inner_border_m,
-            use_cells,
+            cell_window,
         } = near;
         let border_within = |g: u32| {
             let d = if Some(&g) == chain.first() {
                 inner_border_m
-            } else if use_cells && self.border_beyond(g, lon, lat, tolerance_m) {
+            } else if cell_window.is_some_and(|w| self.border_beyond(g, w)) {
                 return false;
             } else {
                 probe.distance_to_boundary_m(self.grid_shape(g).polygons())
