@@ -192,7 +192,7 @@ fn leader_name(atlas: &Atlas, grid_code: &str, role: LeaderRole) -> Option<Strin
 fn grid_at(atlas: &Atlas, lon: f64, lat: f64) -> Option<String> {
     let snapshot = atlas.snapshot();
     let hit = snapshot.spatial.locate(lon, lat)?;
-    Some(snapshot.spatial.grid(hit.grid).code.clone())
+    Some(snapshot.spatial.grid(hit.grid).code.to_string())
 }
 
 /// Polls `check` until it holds; fails the test after `limit`. Returns how long it took.
@@ -622,7 +622,7 @@ async fn a_publish_reaches_every_instance_and_a_concurrent_one_is_refused() {
         let s = atlas.snapshot();
         s.spatial
             .grid_index("G-002")
-            .map(|i| s.spatial.grid(i).name.clone())
+            .map(|i| s.spatial.grid(i).name.to_string())
     };
     assert_eq!(
         name(&b.atlas).as_deref() == Some("静安寺楼宇群"),

@@ -53,9 +53,9 @@ pub struct GridDetail<'a> {
 fn summary(snapshot: &Snapshot, i: u32) -> GridSummary {
     let g = snapshot.spatial.grid(i);
     GridSummary {
-        code: g.code.clone(),
-        name: g.name.clone(),
-        name_en: g.name_en.clone(),
+        code: g.code.to_string(),
+        name: g.name.to_string(),
+        name_en: g.name_en.map(str::to_string),
         level: g.level,
         parent_code: snapshot.spatial.parent_code(i).map(str::to_string),
         valid_from: g.valid_from,
@@ -78,12 +78,12 @@ pub fn detail(snapshot: &Snapshot, i: u32, vis: Visibility) -> GridDetail<'_> {
         children: spatial
             .children(i)
             .iter()
-            .map(|&c| spatial.grid(c).code.clone())
+            .map(|&c| spatial.grid(c).code.to_string())
             .collect(),
         buildings: spatial
             .buildings_of(i)
             .iter()
-            .map(|&b| spatial.building(b).building.id.clone())
+            .map(|&b| spatial.building(b).id.to_string())
             .collect(),
         leaders: snapshot.leaders_of(i, vis),
         service_team: snapshot.team_of(i, vis),

@@ -202,15 +202,15 @@ fn feature(snapshot: &Snapshot, i: u32, crs: Crs) -> Feature<'_> {
     let leader = |role| snapshot.roster.leader(i, role).map(|p| p.name);
     Feature {
         kind: "Feature",
-        id: &g.code,
+        id: g.code,
         geometry: MultiPolygonJson {
             geometry: snapshot.spatial.grid_shape(i),
             crs,
         },
         properties: Properties {
-            code: &g.code,
-            name: &g.name,
-            name_en: g.name_en.as_deref(),
+            code: g.code,
+            name: g.name,
+            name_en: g.name_en,
             level: g.level,
             parent_code: snapshot.spatial.parent_code(i),
             valid_from: g.valid_from,

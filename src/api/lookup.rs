@@ -182,11 +182,7 @@ pub fn resolve<'a>(
                     .suggestions
                     .iter()
                     .map(|s| {
-                        let id = snapshot
-                            .spatial
-                            .buildings
-                            .get(s.building as usize)
-                            .map(|b| b.building.id.clone());
+                        let id = snapshot.spatial.get_building(s.building).map(|b| b.id);
                         serde_json::json!({"text": s.text, "building": id})
                     })
                     .collect();

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::model::{GridLevel, LeaderRole, ServiceTeam};
 
 use super::roster::PersonRef;
+use super::texts::TextRange;
 
 use super::Snapshot;
 
@@ -44,7 +45,8 @@ pub struct BuildingRef<'a> {
     pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name_en: Option<&'a str>,
-    pub addresses: &'a [String],
+    #[schema(value_type = Vec<String>)]
+    pub addresses: TextRange<'a>,
 }
 
 /// A person holding a leader role. `phone`/`email` only for authorised callers.
@@ -214,21 +216,21 @@ impl Snapshot {
             .map(|&g| {
                 let e = self.spatial.grid(g);
                 GridRef {
-                    code: &e.code,
-                    name: &e.name,
-                    name_en: e.name_en.as_deref(),
+                    code: e.code,
+                    name: e.name,
+                    name_en: e.name_en,
                     level: e.level,
                     valid_from: e.valid_from,
                 }
             })
             .collect();
         let building = building.map(|b| {
-            let b = &self.spatial.building(b).building;
+            let b = self.spatial.building(b);
             BuildingRef {
-                id: &b.id,
-                name: &b.name,
-                name_en: b.name_en.as_deref(),
-                addresses: &b.addresses,
+                id: b.id,
+                name: b.name,
+                name_en: b.name_en,
+                addresses: b.addresses,
             }
         });
         let leaders = self.leaders_for_chain(&chain, vis);
@@ -261,9 +263,7 @@ impl Snapshot {
         let bac = self.leader_with_fallback(chain, LeaderRole::BacConvener, vis);
         let party = self.leader_with_fallback(chain, LeaderRole::PartyWorker, vis);
         Leaders {
-            grid_code: chain
-                .first()
-                .map_or("", |&g| self.spatial.grid(g).code.as_str()),
+            grid_code: chain.first().map_or("", |&g| self.spatial.grid(g).code),
             inherited: [&bac, &party]
                 .iter()
                 .any(|l| l.as_ref().is_some_and(|l| l.inherited)),
@@ -281,7 +281,7 @@ impl Snapshot {
     ) -> LeaderRef<'a> {
         LeaderRef {
             name: person.name,
-            grid_code: &self.spatial.grid(grid).code,
+            grid_code: self.spatial.grid(grid).code,
             inherited,
             phone: visible(vis, person.phone),
             email: visible(vis, person.email),
@@ -306,7 +306,7 @@ impl Snapshot {
         chain.iter().enumerate().find_map(|(depth, &g)| {
             self.roster
                 .team(g)
-                .map(|t| team_ref(t, &self.spatial.grid(g).code, depth > 0, vis))
+                .map(|t| team_ref(t, self.spatial.grid(g).code, depth > 0, vis))
         })
     }
 
@@ -318,8 +318,8 @@ impl Snapshot {
                 .map(|p| self.leader_ref(p, grid, false, vis))
         };
         EscalationStep {
-            grid_code: &e.code,
-            name: &e.name,
+            grid_code: e.code,
+            name: e.name,
             level: e.level,
             bac_convener: own(LeaderRole::BacConvener),
             party_worker: own(LeaderRole::PartyWorker),
@@ -349,7 +349,7 @@ impl Snapshot {
             .map(|(g, d)| {
                 let e = self.spatial.grid(g);
                 NearbyGrid {
-                    code: &e.code,
+                    code: e.code,
                     level: e.level,
                     distance_m: round_cm(d),
                 }

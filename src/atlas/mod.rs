@@ -10,6 +10,7 @@ pub mod history;
 pub mod roster;
 pub mod spatial;
 mod tables;
+pub mod texts;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,14 +83,12 @@ impl Snapshot {
     /// The atlas this snapshot answers from, as plain data again (for a plan to start from).
     pub fn to_dataset(&self) -> Dataset {
         let spatial = &self.spatial;
-        let grids = spatial
-            .grids
-            .iter()
-            .zip(0u32..)
+        let grids = (0..spatial.grids.len() as u32)
+            .map(|i| (spatial.grid(i), i))
             .map(|(g, i)| crate::model::Grid {
-                code: g.code.clone(),
-                name: g.name.clone(),
-                name_en: g.name_en.clone(),
+                code: g.code.to_string(),
+                name: g.name.to_string(),
+                name_en: g.name_en.map(str::to_string),
                 level: g.level,
                 parent_code: spatial.parent_code(i).map(str::to_string),
                 geometry: spatial.grid_geometry(i),

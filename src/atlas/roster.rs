@@ -8,7 +8,7 @@ use crate::model::{Contact, LeaderAssignment, LeaderRole, Person, ServiceTeam};
 use crate::store::Attributes;
 
 use super::spatial::{GridCodes, Spatial};
-use super::tables::KeyIndex;
+use super::tables::{KeyIndex, keys_of};
 
 pub struct Roster {
     /// Sorted by id.
@@ -43,8 +43,8 @@ impl Roster {
         } = attributes;
         people.sort_by(|a, b| a.id.cmp(&b.id));
         let grid_count = grids.len();
-        let person_by_id = KeyIndex::build(&people, |p| &p.id);
-        let mut people_by_id = person_by_id.cursor(&people, |p| &p.id);
+        let person_by_id = KeyIndex::build(people.len(), keys_of(&people, |p| p.id.as_str()));
+        let mut people_by_id = person_by_id.cursor(keys_of(&people, |p| p.id.as_str()));
         let mut grids_by_code = grids.cursor();
         let mut dangling = Vec::new();
         let mut leader_slots = vec![[None, None]; grid_count];
@@ -77,7 +77,10 @@ impl Roster {
             }
         }
         Roster {
-            people: People::from_sorted(people),
+            people: {
+                drop(people_by_id);
+                People::from_sorted(people)
+            },
             leaders: leader_slots,
             teams,
             team_of_grid,
@@ -96,7 +99,7 @@ impl Roster {
                     continue;
                 };
                 leaders.push(LeaderAssignment {
-                    grid_code: spatial.grid(g as u32).code.clone(),
+                    grid_code: spatial.grid(g as u32).code.to_string(),
                     role,
                     person_id: person.id.to_string(),
                 });

@@ -11,10 +11,11 @@ use crate::address::{AddressIndex, AddressIndexBuilder};
 use crate::geometry::flat::{Shape, Shapes};
 use crate::geometry::interior::interior_point;
 use crate::geometry::measure::{self, Probe};
-use crate::model::{Building, Grid, GridLevel};
+use crate::model::{Building, Grid, GridLevel, Workload};
 
 use super::cells::{CellIndex, CellParams, CellStats, Feature};
-use super::tables::{Cursor, KeyIndex, Lists};
+use super::tables::{Cursor, KeyIndex, Lists, keys_of};
+use super::texts::{TextRange, TextRow, TextRows};
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 type Tree = RTree<Entry, WideNodes>;
@@ -30,31 +31,78 @@ impl RTreeParams for WideNodes {
     type DefaultInsertionStrategy = RStarInsertionStrategy;
 }
 
-/// A current grid version, with its place in the hierarchy resolved to indices.
+/// What a current grid version holds besides its texts, with its place in the hierarchy
+/// resolved to indices. [`Spatial::grid`] gives the whole grid.
+//
+// The code and names are held in one text buffer (`Spatial::grid_texts`), the geometry and
+// its box beside the entries (`Spatial::grid_shape`, `Spatial::grid_bbox`): lookups read those
+// for many grids, and little else of each.
 #[derive(Debug, Clone)]
 pub struct GridEntry {
-    pub code: String,
-    pub name: String,
-    pub name_en: Option<String>,
     pub level: GridLevel,
     /// The parent grid; its code is [`Spatial::parent_code`].
     pub parent: Option<u32>,
-    // The geometry and its box are held beside the entries, in `Spatial::grid_shape` and
-    // `Spatial::grid_bbox`: lookups read them for many grids, and little else of each.
     pub valid_from: DateTime<Utc>,
 }
 
+/// A current grid version, borrowed from the snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct GridView<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub name_en: Option<&'a str>,
+    pub level: GridLevel,
+    /// The parent grid; its code is [`Spatial::parent_code`].
+    pub parent: Option<u32>,
+    pub valid_from: DateTime<Utc>,
+}
+
+/// Positions of a grid's strings in its row of `Spatial::grid_texts`.
+const GRID_CODE: usize = 0;
+const GRID_NAME: usize = 1;
+const GRID_NAME_EN: usize = 2;
+
+/// What a building holds besides its texts and footprint. [`Spatial::building`] gives the
+/// building with its texts, [`Spatial::building_data`] the whole building.
+//
+// The texts (id, names, addresses, aliases) are held in one buffer (`Spatial::building_texts`)
+// and the footprint in a flat store (`Spatial::footprint`): lookups read many footprints and
+// little else of a building.
 #[derive(Debug, Clone)]
 pub struct BuildingEntry {
-    /// The building, its footprint left empty and its grid code too when `grid` is known:
-    /// the footprint is held flat, in [`Spatial::footprint`] (lookups read many footprints and
-    /// little else of a building); [`Spatial::building_data`] gives the whole building.
-    pub building: Building,
+    pub workload: Workload,
+    /// Index of the grid the building belongs to.
+    pub grid: Option<u32>,
+    /// How many of the strings of the building's text row are addresses.
+    addresses: u32,
+    /// A point inside the footprint, used as the building's location.
+    pub anchor: Coord<f64>,
+}
+
+/// A building, borrowed from the snapshot (without its footprint: [`Spatial::footprint`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BuildingView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub name_en: Option<&'a str>,
+    /// Street addresses as written; the first is the main one.
+    pub addresses: TextRange<'a>,
+    pub aliases: TextRange<'a>,
+    pub workload: Workload,
     /// Index of the grid the building belongs to.
     pub grid: Option<u32>,
     /// A point inside the footprint, used as the building's location.
     pub anchor: Coord<f64>,
 }
+
+/// Positions of a building's strings in its row of `Spatial::building_texts`; the addresses
+/// follow, then the aliases.
+const BUILDING_ID: usize = 0;
+const BUILDING_NAME: usize = 1;
+const BUILDING_NAME_EN: usize = 2;
+/// The grid code as stored, kept only when it names no current grid (else `grid` says it).
+const BUILDING_GRID_CODE: usize = 3;
+const BUILDING_ADDRESSES: usize = 4;
 
 /// A grid and its ancestors, innermost first, held inline.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +128,8 @@ pub struct PointHit {
 
 pub struct Spatial {
     pub grids: Vec<GridEntry>,
+    /// Per grid: its code, name and English name ([`GRID_CODE`] …).
+    grid_texts: TextRows,
     /// The grids' geometries, by grid position.
     shapes: Shapes,
     /// The grids' bounding boxes, by grid position.
@@ -88,6 +138,9 @@ pub struct Spatial {
     /// A resolved parent's code is its grid's, not stored twice.
     unresolved_parents: Vec<(u32, String)>,
     pub buildings: Vec<BuildingEntry>,
+    /// Per building: its id, names, unresolved grid code, addresses and aliases
+    /// ([`BUILDING_ID`] …).
+    building_texts: TextRows,
     /// The buildings' footprints, by building position.
     footprints: Shapes,
     grid_by_code: KeyIndex,
@@ -115,6 +168,58 @@ fn envelope(r: Rect<f64>, i: u32) -> Entry {
         Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
         i,
     )
+}
+
+/// The buildings' texts and footprints in their flat stores, and what else each holds, with
+/// its grid and anchor from `located`.
+fn building_entries(
+    buildings: &[Building],
+    located: Vec<(Option<u32>, Coord<f64>)>,
+) -> (TextRows, Shapes, Vec<BuildingEntry>) {
+    let (mut strings, mut bytes) = (0, 0);
+    for b in buildings {
+        strings += BUILDING_ADDRESSES + b.addresses.len() + b.aliases.len();
+        bytes += b.id.len() + b.name.len() + b.name_en.as_ref().map_or(0, String::len);
+        bytes += b
+            .addresses
+            .iter()
+            .chain(&b.aliases)
+            .map(String::len)
+            .sum::<usize>();
+    }
+    let mut texts = TextRows::with_capacity(buildings.len(), strings, bytes);
+    let mut footprints = Shapes::with_capacity(
+        buildings.len(),
+        coordinate_count(buildings.iter().map(|b| &b.footprint)),
+    );
+    let entries = buildings
+        .iter()
+        .zip(located)
+        .map(|(b, (grid, anchor))| {
+            footprints.push(&b.footprint);
+            // The grid code is kept only when it names no grid: else the grid's own says it.
+            let unresolved = b.grid_code.as_deref().filter(|_| grid.is_none());
+            let head = [
+                Some(b.id.as_str()),
+                Some(b.name.as_str()),
+                b.name_en.as_deref(),
+                unresolved,
+            ];
+            let lists = b
+                .addresses
+                .iter()
+                .chain(&b.aliases)
+                .map(|s| Some(s.as_str()));
+            texts.push(head.into_iter().chain(lists));
+            BuildingEntry {
+                workload: b.workload,
+                grid,
+                addresses: u32::try_from(b.addresses.len()).unwrap_or(u32::MAX),
+                anchor,
+            }
+        })
+        .collect();
+    (texts, footprints, entries)
 }
 
 /// The R-tree of footprint boxes (positions in the building list as data).
@@ -291,6 +396,7 @@ fn cell_index(
 /// [`Spatial`]), with each building's grid and anchor and the result of `alongside`.
 struct GridsAndTrees<R> {
     grids: Vec<GridEntry>,
+    grid_texts: TextRows,
     shapes: Shapes,
     boxes: Vec<Rect<f64>>,
     unresolved_parents: Vec<(u32, String)>,
@@ -305,35 +411,39 @@ struct GridsAndTrees<R> {
 /// Grid positions by code, for what is built alongside the spatial half (the roster).
 #[derive(Clone, Copy)]
 pub struct GridCodes<'a> {
-    grids: &'a [GridEntry],
+    texts: &'a TextRows,
     by_code: &'a KeyIndex,
 }
 
-impl GridCodes<'_> {
+impl<'a> GridCodes<'a> {
     pub fn len(&self) -> usize {
-        self.grids.len()
+        self.texts.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.grids.is_empty()
+        self.texts.is_empty()
     }
 
     pub fn index(&self, code: &str) -> Option<u32> {
-        self.by_code.get(self.grids, grid_code, code)
+        self.by_code.get(text_keys(self.texts, GRID_CODE), code)
     }
 
     /// For many lookups in a row, fastest when the codes come in about code order.
-    pub fn cursor(&self) -> GridCursor<'_> {
-        GridCursor(self.by_code.cursor(self.grids, grid_code))
+    pub fn cursor(&self) -> GridCursor<'a> {
+        GridCursor(
+            self.by_code
+                .cursor(Box::new(text_keys(self.texts, GRID_CODE))),
+        )
     }
 }
 
-fn grid_code(g: &GridEntry) -> &str {
-    &g.code
+/// String `k` of every row, as keys of a [`KeyIndex`].
+fn text_keys<'a>(texts: &'a TextRows, k: usize) -> impl Fn(u32) -> Option<&'a str> + Copy + 'a {
+    move |i| texts.row(i as usize).get(k)
 }
 
 /// Grid positions by code, each lookup starting next to the previous answer.
-pub struct GridCursor<'a>(Cursor<'a, GridEntry, for<'g> fn(&'g GridEntry) -> &'g str>);
+pub struct GridCursor<'a>(Cursor<'a, Box<dyn Fn(u32) -> Option<&'a str> + 'a>>);
 
 impl GridCursor<'_> {
     pub fn index(&mut self, code: &str) -> Option<u32> {
@@ -379,6 +489,7 @@ impl Spatial {
         });
         let GridsAndTrees {
             grids,
+            grid_texts,
             shapes,
             boxes,
             unresolved_parents,
@@ -391,28 +502,12 @@ impl Spatial {
         } = main;
         let (addresses, address_warnings) = addresses;
 
-        let building_by_id = KeyIndex::build(&buildings, |b| &b.id);
+        let building_by_id =
+            KeyIndex::build(buildings.len(), keys_of(&buildings, |b| b.id.as_str()));
         phase.mark("building_by_id");
-        let mut footprints = Shapes::with_capacity(
-            buildings.len(),
-            coordinate_count(buildings.iter().map(|b| &b.footprint)),
-        );
-        let buildings: Vec<BuildingEntry> = buildings
-            .into_iter()
-            .zip(located)
-            .map(|(mut building, (grid, anchor))| {
-                footprints.push(&building.footprint);
-                building.footprint = MultiPolygon::new(Vec::new());
-                if grid.is_some() {
-                    building.grid_code = None; // the grid's code, not stored twice
-                }
-                BuildingEntry {
-                    building,
-                    grid,
-                    anchor,
-                }
-            })
-            .collect();
+        let (building_texts, footprints, entries) = building_entries(&buildings, located);
+        drop(buildings);
+        let buildings = entries;
         let children = Lists::group(
             grids.len(),
             &grids.iter().map(|g| g.parent).collect::<Vec<_>>(),
@@ -426,10 +521,12 @@ impl Spatial {
         (
             Spatial {
                 grids,
+                grid_texts,
                 shapes,
                 boxes,
                 unresolved_parents,
                 buildings,
+                building_texts,
                 footprints,
                 grid_by_code,
                 children,
@@ -465,8 +562,8 @@ impl Spatial {
             .collect();
         order.sort_by(|a, b| a.0.cmp(b.0));
         phase.mark("grids sorted");
-        let grid_by_code = KeyIndex::build(&order, |o| o.0);
-        let mut by_code = grid_by_code.cursor(&order, |o| o.0);
+        let grid_by_code = KeyIndex::build(order.len(), keys_of(&order, |o| o.0));
+        let mut by_code = grid_by_code.cursor(keys_of(&order, |o| o.0));
         let parents: Vec<Option<u32>> = order
             .iter()
             .map(|&(_, i)| {
@@ -476,15 +573,22 @@ impl Spatial {
                     .and_then(|p| by_code.get(p))
             })
             .collect();
+        drop(by_code);
         let order: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
         phase.mark("grid_by_code, parents");
-        let mut slots: Vec<Option<Grid>> = grids.into_iter().map(Some).collect();
         // Sized up front: `filter_map` gives no exact length, and growing a vector of a million
         // entries by doubling copies it into fresh memory several times.
         let mut entries = Vec::with_capacity(order.len());
+        let text_bytes = order
+            .iter()
+            .filter_map(|&i| grids.get(i as usize))
+            .map(|g| g.code.len() + g.name.len() + g.name_en.as_ref().map_or(0, String::len))
+            .sum();
+        let mut grid_texts = TextRows::with_capacity(order.len(), 3 * order.len(), text_bytes);
         let mut geometries = Vec::with_capacity(order.len());
         let mut boxes = Vec::with_capacity(order.len());
         let mut unresolved_parents = Vec::new();
+        let mut slots: Vec<Option<Grid>> = grids.into_iter().map(Some).collect();
         for (&i, parent) in order.iter().zip(parents) {
             let Some(g) = slots.get_mut(i as usize).and_then(Option::take) else {
                 continue;
@@ -493,11 +597,9 @@ impl Spatial {
                 unresolved_parents.push((entries.len() as u32, code));
             }
             boxes.push(rect_of(&g.geometry));
+            grid_texts.push([Some(g.code.as_str()), Some(&g.name), g.name_en.as_deref()]);
             entries.push(GridEntry {
                 parent,
-                code: g.code,
-                name: g.name,
-                name_en: g.name_en,
                 level: g.level,
                 valid_from: g.valid_from,
             });
@@ -507,7 +609,7 @@ impl Spatial {
         drop(slots);
         phase.mark("grid entries (bbox)");
         let codes = GridCodes {
-            grids: &grids,
+            texts: &grid_texts,
             by_code: &grid_by_code,
         };
         let mut by_code = codes.cursor();
@@ -521,6 +623,7 @@ impl Spatial {
                 (grid, anchor)
             })
             .collect();
+        drop(by_code);
         phase.mark("building grids and anchors");
         let level_trees = GridLevel::ALL.map(|level| {
             RTree::bulk_load_with_params(
@@ -550,6 +653,7 @@ impl Spatial {
         phase.mark("alongside (roster)");
         GridsAndTrees {
             grids,
+            grid_texts,
             shapes,
             boxes,
             unresolved_parents,
@@ -565,7 +669,7 @@ impl Spatial {
     /// Grid positions by code.
     pub fn grid_codes(&self) -> GridCodes<'_> {
         GridCodes {
-            grids: &self.grids,
+            texts: &self.grid_texts,
             by_code: &self.grid_by_code,
         }
     }
@@ -584,11 +688,21 @@ impl Spatial {
 
     pub fn building_index(&self, id: &str) -> Option<u32> {
         self.building_by_id
-            .get(&self.buildings, |b| &b.building.id, id)
+            .get(text_keys(&self.building_texts, BUILDING_ID), id)
     }
 
-    pub fn grid(&self, i: u32) -> &GridEntry {
-        &self.grids[i as usize]
+    /// Grid `i` (a position below `grids.len()`).
+    pub fn grid(&self, i: u32) -> GridView<'_> {
+        let e = &self.grids[i as usize];
+        let texts = self.grid_texts.row(i as usize);
+        GridView {
+            code: texts.text(GRID_CODE),
+            name: texts.text(GRID_NAME),
+            name_en: texts.get(GRID_NAME_EN),
+            level: e.level,
+            parent: e.parent,
+            valid_from: e.valid_from,
+        }
     }
 
     /// The geometry of grid `i`, as stored for lookups.
@@ -609,21 +723,30 @@ impl Spatial {
 
     /// Building `i` as plain data, with its footprint and grid code.
     pub fn building_data(&self, i: u32) -> Building {
-        let entry = self.building(i);
+        let b = self.building(i);
         Building {
-            footprint: self.footprint(i).to_multi_polygon(),
-            grid_code: match entry.grid {
-                Some(g) => Some(self.grid(g).code.clone()),
-                None => entry.building.grid_code.clone(),
+            id: b.id.to_string(),
+            name: b.name.to_string(),
+            name_en: b.name_en.map(str::to_string),
+            aliases: b.aliases.to_vec(),
+            addresses: b.addresses.to_vec(),
+            grid_code: match b.grid {
+                Some(g) => Some(self.grid(g).code.to_string()),
+                None => self
+                    .building_texts
+                    .row(i as usize)
+                    .get(BUILDING_GRID_CODE)
+                    .map(str::to_string),
             },
-            ..entry.building.clone()
+            footprint: self.footprint(i).to_multi_polygon(),
+            workload: b.workload,
         }
     }
 
     /// The code of grid `i`'s parent, as stored (also when it names no current grid).
     pub fn parent_code(&self, i: u32) -> Option<&str> {
         match self.grid(i).parent {
-            Some(p) => Some(&self.grid(p).code),
+            Some(p) => Some(self.grid(p).code),
             None => self
                 .unresolved_parents
                 .binary_search_by_key(&i, |&(g, _)| g)
@@ -649,8 +772,27 @@ impl Spatial {
         })
     }
 
-    pub fn building(&self, i: u32) -> &BuildingEntry {
-        &self.buildings[i as usize]
+    /// Building `i` (a position below `buildings.len()`).
+    pub fn building(&self, i: u32) -> BuildingView<'_> {
+        self.get_building(i)
+            .unwrap_or_else(|| panic!("building {i} out of range (Spatial invariant)"))
+    }
+
+    /// Building `i`, or `None` past the end.
+    pub fn get_building(&self, i: u32) -> Option<BuildingView<'_>> {
+        let e = self.buildings.get(i as usize)?;
+        let texts: TextRow<'_> = self.building_texts.row(i as usize);
+        let aliases_from = BUILDING_ADDRESSES + e.addresses as usize;
+        Some(BuildingView {
+            id: texts.text(BUILDING_ID),
+            name: texts.text(BUILDING_NAME),
+            name_en: texts.get(BUILDING_NAME_EN),
+            addresses: texts.range(BUILDING_ADDRESSES, aliases_from),
+            aliases: texts.range(aliases_from, texts.len()),
+            workload: e.workload,
+            grid: e.grid,
+            anchor: e.anchor,
+        })
     }
 
     /// The border rule: of all grids covering the point (border included), the deepest level
@@ -1013,7 +1155,8 @@ mod tests {
             buildings: vec![
                 building("b1", Some("N1-G1-B1"), rect(0.2, 0.2, 0.8, 0.8)),
                 building("b2", Some("N1-G7-B7"), rect(2.2, 2.2, 2.8, 2.8)),
-                building("b3", None, rect(3.2, 3.2, 3.8, 3.8)),
+                building("b3", Some("N7-G7-B7"), rect(3.2, 3.2, 3.8, 3.8)),
+                building("b4", None, rect(3.2, 3.2, 3.8, 3.8)),
             ],
             ..Dataset::default()
         };
@@ -1026,10 +1169,15 @@ mod tests {
         assert_eq!(parent("N1-G9-B1"), Some("N1-G9"), "a parent naming no grid");
         let b1 = s.building_index("b1").expect("b1");
         assert_eq!(
-            s.building(b1).building.grid_code,
+            s.building_texts
+                .row(b1 as usize)
+                .get(super::BUILDING_GRID_CODE),
             None,
             "held once, by the grid"
         );
+        let b3 = s.building_index("b3").expect("b3");
+        assert_eq!(s.building(b3).grid, None, "a grid code naming no grid");
+        assert_eq!(s.get_building(4).map(|b| b.id), None, "past the end");
         let mut back = snapshot.to_dataset();
         back.grids.sort_by(|a, b| a.code.cmp(&b.code));
         let mut want = ds;

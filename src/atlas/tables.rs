@@ -13,9 +13,10 @@ fn hash_str(key: &str) -> u64 {
     h.finish()
 }
 
-/// Positions in a slice by a string key of its elements, the keys read from the elements
-/// themselves (a map from code to position would copy every code). When several elements
-/// share a key, the last one is found, as with a map filled in order.
+/// Positions `0..n` by a string key read from the elements themselves through `key(i)` (a
+/// map from code to position would copy every code; the keys may live in a slice of structs or
+/// in a [`super::texts::TextRows`]). When several elements share a key, the last one is found,
+/// as with a map filled in order. `key(i)` is `None` only past the end.
 ///
 /// The hash is not keyed: keys come from the store, and a request only probes the table.
 #[derive(Debug, Clone, Default)]
@@ -26,13 +27,12 @@ pub(crate) struct KeyIndex {
 }
 
 impl KeyIndex {
-    pub(crate) fn build<T>(items: &[T], key: impl Fn(&T) -> &str) -> KeyIndex {
-        let mut table = HashTable::with_capacity(items.len());
+    pub(crate) fn build<'k>(n: usize, key: impl Fn(u32) -> Option<&'k str>) -> KeyIndex {
+        let mut table = HashTable::with_capacity(n);
         let mut repeats = false;
-        let key_at = |i: u32| items.get(i as usize).map_or("", &key);
-        for (i, item) in items.iter().enumerate() {
-            let k = key(item);
-            let i = i as u32;
+        let key_at = |i: u32| key(i).unwrap_or("");
+        for i in 0..n as u32 {
+            let k = key_at(i);
             match table.entry(hash_str(k), |&j| key_at(j) == k, |&j| hash_str(key_at(j))) {
                 hashbrown::hash_table::Entry::Occupied(mut e) => {
                     *e.get_mut() = i;
@@ -47,44 +47,44 @@ impl KeyIndex {
     }
 
     /// For many lookups in a row: each first looks next to where the previous one was found,
-    /// which is where it is when the keys come in about the order of `items` (the grid codes
-    /// of buildings sorted by id, the grids of leaders listed grid by grid). Same answers as
-    /// [`get`](Self::get).
-    pub(crate) fn cursor<'a, T, K: Fn(&T) -> &str>(
-        &'a self,
-        items: &'a [T],
-        key: K,
-    ) -> Cursor<'a, T, K> {
+    /// which is where it is when the keys come in about the order of the elements (the grid
+    /// codes of buildings sorted by id, the grids of leaders listed grid by grid). Same answers
+    /// as [`get`](Self::get).
+    pub(crate) fn cursor<'k, K: Fn(u32) -> Option<&'k str>>(&self, key: K) -> Cursor<'_, K> {
         Cursor {
             index: self,
-            items,
             key,
             at: 0,
         }
     }
 
-    /// The position of the element of `items` (the slice the index was built from) whose key
-    /// is `k`.
-    pub(crate) fn get<T>(&self, items: &[T], key: impl Fn(&T) -> &str, k: &str) -> Option<u32> {
+    /// The position of the element whose key is `k`; `key` reads the elements the index was
+    /// built from.
+    pub(crate) fn get<'k>(&self, key: impl Fn(u32) -> Option<&'k str>, k: &str) -> Option<u32> {
         self.table
-            .find(hash_str(k), |&j| {
-                items.get(j as usize).is_some_and(|t| key(t) == k)
-            })
+            .find(hash_str(k), |&j| key(j) == Some(k))
             .copied()
     }
 }
 
-/// See [`KeyIndex::cursor`].
-pub(crate) struct Cursor<'a, T, K> {
-    index: &'a KeyIndex,
-    items: &'a [T],
-    key: K,
-    at: usize,
+/// The keys of a slice, for a [`KeyIndex`]: `key` of element `i`.
+pub(crate) fn keys_of<'k, T>(
+    items: &'k [T],
+    key: impl Fn(&'k T) -> &'k str,
+) -> impl Fn(u32) -> Option<&'k str> {
+    move |i| items.get(i as usize).map(&key)
 }
 
-impl<T, K: Fn(&T) -> &str> Cursor<'_, T, K> {
+/// See [`KeyIndex::cursor`].
+pub(crate) struct Cursor<'a, K> {
+    index: &'a KeyIndex,
+    key: K,
+    at: u32,
+}
+
+impl<'k, K: Fn(u32) -> Option<&'k str>> Cursor<'_, K> {
     /// Positions looked at around the previous answer before hashing.
-    const NEAR: [isize; 8] = [0, 1, 2, 3, 4, -1, -2, -3];
+    const NEAR: [i32; 8] = [0, 1, 2, 3, 4, -1, -2, -3];
 
     pub(crate) fn get(&mut self, k: &str) -> Option<u32> {
         // With every key once, the element holding `k` is the answer; with repeated keys the
@@ -94,15 +94,15 @@ impl<T, K: Fn(&T) -> &str> Cursor<'_, T, K> {
                 let Some(i) = self.at.checked_add_signed(d) else {
                     continue;
                 };
-                if self.items.get(i).is_some_and(|t| (self.key)(t) == k) {
+                if (self.key)(i) == Some(k) {
                     self.at = i;
-                    return Some(i as u32);
+                    return Some(i);
                 }
             }
         }
-        let found = self.index.get(self.items, &self.key, k);
+        let found = self.index.get(&self.key, k);
         if let Some(i) = found {
-            self.at = i as usize;
+            self.at = i;
         }
         found
     }
@@ -156,12 +156,12 @@ mod tests {
     #[test]
     fn key_index_finds_the_last_of_equal_keys() {
         let items = ["b", "a", "c", "a"];
-        let ix = KeyIndex::build(&items, |s| s);
-        assert_eq!(ix.get(&items, |s| s, "a"), Some(3));
-        assert_eq!(ix.get(&items, |s| s, "b"), Some(0));
-        assert_eq!(ix.get(&items, |s| s, "c"), Some(2));
-        assert_eq!(ix.get(&items, |s| s, "d"), None);
-        assert_eq!(ix.get(&items, |s| s, ""), None);
+        let ix = KeyIndex::build(items.len(), keys_of(&items, |s| *s));
+        assert_eq!(ix.get(keys_of(&items, |s| *s), "a"), Some(3));
+        assert_eq!(ix.get(keys_of(&items, |s| *s), "b"), Some(0));
+        assert_eq!(ix.get(keys_of(&items, |s| *s), "c"), Some(2));
+        assert_eq!(ix.get(keys_of(&items, |s| *s), "d"), None);
+        assert_eq!(ix.get(keys_of(&items, |s| *s), ""), None);
     }
 
     #[test]
@@ -169,22 +169,26 @@ mod tests {
         let items: Vec<String> = (0..500)
             .map(|i| format!("k{:04}", (i * 7919) % 1000))
             .collect();
-        let ix = KeyIndex::build(&items, |s| s);
-        let mut cursor = ix.cursor(&items, |s| s);
+        let ix = KeyIndex::build(items.len(), keys_of(&items, String::as_str));
+        let mut cursor = ix.cursor(keys_of(&items, String::as_str));
         let queries = (0..1000)
             .map(|i| format!("k{i:04}"))
             .chain(items.iter().cloned())
             .chain(items.iter().rev().cloned())
             .chain(["".to_string(), "k".to_string()]);
         for q in queries {
-            assert_eq!(cursor.get(&q), ix.get(&items, |s| s, &q), "{q}");
+            assert_eq!(
+                cursor.get(&q),
+                ix.get(keys_of(&items, String::as_str), &q),
+                "{q}"
+            );
         }
         // Repeated keys: the last one, near or far.
         let items = ["a", "b", "a", "c", "a", "b"];
-        let ix = KeyIndex::build(&items, |s| s);
-        let mut cursor = ix.cursor(&items, |s| s);
+        let ix = KeyIndex::build(items.len(), keys_of(&items, |s| *s));
+        let mut cursor = ix.cursor(keys_of(&items, |s| *s));
         for q in ["a", "a", "b", "c", "b", "a", "d"] {
-            assert_eq!(cursor.get(q), ix.get(&items, |s| s, q), "{q}");
+            assert_eq!(cursor.get(q), ix.get(keys_of(&items, |s| *s), q), "{q}");
         }
     }
 

@@ -199,11 +199,11 @@ fn building_from(feature: &Feature, props: &Props) -> Result<Building, InputProb
 fn known_address(spatial: &Spatial, b: &Building) -> Option<KnownAddress> {
     b.addresses.iter().find_map(|address| {
         let hit = spatial.addresses.lookup(address).ok()?;
-        let existing = &spatial.building(hit.building).building.id;
-        (hit.kind == MatchKind::Address && *existing != b.id).then(|| KnownAddress {
+        let existing = spatial.building(hit.building).id;
+        (hit.kind == MatchKind::Address && existing != b.id).then(|| KnownAddress {
             id: b.id.clone(),
             address: address.clone(),
-            existing: existing.clone(),
+            existing: existing.to_string(),
         })
     })
 }
@@ -216,5 +216,5 @@ fn covering_grid(spatial: &Spatial, b: &Building) -> Option<String> {
         .chain(hit.grid)
         .iter()
         .find(|&&g| spatial.grid_geometry(g).relate(&b.footprint).is_covers())
-        .map(|&g| spatial.grid(g).code.clone())
+        .map(|&g| spatial.grid(g).code.to_string())
 }
