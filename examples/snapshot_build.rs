@@ -189,6 +189,19 @@ fn main() {
     // What a service holds once ready: only the snapshot, the dataset it came from dropped.
     let snapshot = Snapshot::from_dataset(ds, 1);
     status("snapshot only (dataset moved)");
+    if counting() {
+        let before = LIVE.load(Ordering::Relaxed);
+        let roster = gridatlas::atlas::Roster::build(
+            &snapshot.spatial,
+            snapshot.roster.to_attributes(&snapshot.spatial),
+        );
+        eprintln!(
+            "heap {:<40} {:>8.1} MiB",
+            "roster alone (rebuilt)",
+            mib(LIVE.load(Ordering::Relaxed) - before)
+        );
+        drop(roster);
+    }
     // SAFETY: mi_collect has no preconditions; it only returns free memory to the system.
     unsafe { libmimalloc_sys::mi_collect(true) };
     status("after mi_collect(true)");

@@ -78,7 +78,7 @@ impl Roster {
         }
         Roster {
             people: {
-                drop(people_by_id);
+                drop(people_by_id); // its borrow of `people` ends here
                 People::from_sorted(people)
             },
             leaders: leader_slots,

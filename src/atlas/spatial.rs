@@ -1,6 +1,8 @@
 //! The geometry half of the snapshot: grids and footprints in R-trees, plus the address index.
 //! It is rebuilt only when geometry or buildings change, never for a leader edit.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use geo::coordinate_position::CoordPos;
 use geo::{BoundingRect, Coord, CoordinatePosition, MultiPolygon, Rect};
@@ -149,12 +151,12 @@ pub struct Spatial {
     /// Per grid: the buildings attached to it, in id order.
     buildings_of_grid: Lists,
     building_by_id: KeyIndex,
-    /// One R-tree per level, outermost first: a lookup asks the deepest level first and is
-    /// done at the first level that covers the point.
-    level_trees: [Tree; 3],
-    /// Footprints by box: built when first asked (the cell index answers `building_at`), or
-    /// at once when there is no cell index.
-    building_tree: std::sync::OnceLock<Tree>,
+    /// One R-tree per level, outermost first, and one of the footprints: the lookups of data
+    /// the cell index refuses (built with the snapshot then) and the references of tests and
+    /// benches (built when first asked). With a cell index no request needs them, and at city
+    /// scale they would hold some 90 MB.
+    level_trees: OnceLock<[Tree; 3]>,
+    building_tree: OnceLock<Tree>,
     /// Point location: ranks 0..3 are the grid levels deepest first, rank 3 the footprints.
     /// `None` only for data it refuses (non-finite coordinates): the R-trees answer then.
     cells: Option<CellIndex>,
@@ -220,6 +222,21 @@ fn building_entries(
         })
         .collect();
     (texts, footprints, entries)
+}
+
+/// One R-tree of grid boxes per level, outermost first (grid positions as data).
+fn level_trees_of(grids: &[GridEntry], boxes: &[Rect<f64>]) -> [Tree; 3] {
+    GridLevel::ALL.map(|level| {
+        RTree::bulk_load_with_params(
+            grids
+                .iter()
+                .zip(boxes)
+                .enumerate()
+                .filter(|(_, (g, _))| g.level == level)
+                .map(|(i, (_, &bbox))| envelope(bbox, i as u32))
+                .collect(),
+        )
+    })
 }
 
 /// The R-tree of footprint boxes (positions in the building list as data).
@@ -401,9 +418,9 @@ struct GridsAndTrees<R> {
     boxes: Vec<Rect<f64>>,
     unresolved_parents: Vec<(u32, String)>,
     grid_by_code: KeyIndex,
-    level_trees: [Tree; 3],
+    level_trees: OnceLock<[Tree; 3]>,
     located: Vec<(Option<u32>, Coord<f64>)>,
-    building_tree: std::sync::OnceLock<Tree>,
+    building_tree: OnceLock<Tree>,
     cells: Option<CellIndex>,
     alongside: R,
 }
@@ -573,7 +590,7 @@ impl Spatial {
                     .and_then(|p| by_code.get(p))
             })
             .collect();
-        drop(by_code);
+        drop(by_code); // its borrow of `order` ends here
         let order: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
         phase.mark("grid_by_code, parents");
         // Sized up front: `filter_map` gives no exact length, and growing a vector of a million
@@ -623,20 +640,8 @@ impl Spatial {
                 (grid, anchor)
             })
             .collect();
-        drop(by_code);
+        drop(by_code); // its borrow of `grid_texts` ends here
         phase.mark("building grids and anchors");
-        let level_trees = GridLevel::ALL.map(|level| {
-            RTree::bulk_load_with_params(
-                grids
-                    .iter()
-                    .enumerate()
-                    .zip(&boxes)
-                    .filter(|((_, g), _)| g.level == level)
-                    .map(|((i, _), &bbox)| envelope(bbox, i as u32))
-                    .collect(),
-            )
-        });
-        phase.mark("level trees");
         let footprint_boxes: Vec<Rect<f64>> =
             buildings.iter().map(|b| rect_of(&b.footprint)).collect();
         let cells = cell_index(&grids, &geometries, &boxes, buildings, &footprint_boxes);
@@ -644,10 +649,12 @@ impl Spatial {
         let shapes = flat_shapes(&geometries);
         drop(geometries);
         phase.mark("flat shapes");
-        let building_tree = std::sync::OnceLock::new();
+        // Without a cell index the R-trees answer every lookup: built now, not on a request.
+        let (level_trees, building_tree) = (OnceLock::new(), OnceLock::new());
         if cells.is_none() {
+            let _ = level_trees.set(level_trees_of(&grids, &boxes));
             let _ = building_tree.set(footprint_tree(&footprint_boxes));
-            phase.mark("building tree");
+            phase.mark("level and building trees");
         }
         let alongside = alongside(codes);
         phase.mark("alongside (roster)");
@@ -846,7 +853,7 @@ impl Spatial {
     /// Of the grids of one level covering the point: interior beats border, then smallest code.
     fn locate_in_level(&self, level: GridLevel, lon: f64, lat: f64) -> Option<PointHit> {
         let mut best: Option<(bool, u32)> = None;
-        for e in self.level_trees[level.depth()].locate_all_at_point(&[lon, lat]) {
+        for e in self.level_trees()[level.depth()].locate_all_at_point(&[lon, lat]) {
             let i = e.data;
             let on_border = match self.grid_shape(i).position(Coord { x: lon, y: lat }) {
                 CoordPos::Inside => false,
@@ -980,12 +987,17 @@ impl Spatial {
             .fold(0, |m, &level| m | 1 << level_rank(level));
         let from_cells = cell_window.is_some_and(|w| self.near_by_cells(ranks, w, &mut candidates));
         if !from_cells {
-            for level in levels {
-                candidates.extend(
-                    self.level_trees[level.depth()]
-                        .locate_in_envelope_intersecting(&window)
-                        .map(|e| e.data),
-                );
+            if use_cells && self.cells.is_some() {
+                // A window too wide for the cells: rare, and a pass over the boxes does.
+                self.scan_boxes(ranks, &window, &mut candidates);
+            } else {
+                for level in levels {
+                    candidates.extend(
+                        self.level_trees()[level.depth()]
+                            .locate_in_envelope_intersecting(&window)
+                            .map(|e| e.data),
+                    );
+                }
             }
         }
         self.nearest(candidates, chain, &probe, &window, tolerance_m)
@@ -1110,13 +1122,63 @@ impl Spatial {
     /// Grids of a level whose bounding box intersects the window, in code order.
     pub fn grids_in_bbox(&self, level: GridLevel, bbox: Rect<f64>) -> Vec<u32> {
         let window = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
-        let mut out: Vec<u32> = self.level_trees[level.depth()]
+        let rank = 1 << level_rank(level);
+        let mut out = Vec::new();
+        match &self.cells {
+            Some(cells) => {
+                // The cells list every grid meeting the box (once per cell); a box spanning
+                // more cells than there are grids to look at is cheaper as a pass over them.
+                let max_cells = self.grids.len() / 8 + 64;
+                let (lo, hi) = (bbox.min(), bbox.max());
+                if !cells.for_each_in_rect(lo, hi, rank, max_cells, |i| out.push(i)) {
+                    out.clear();
+                    self.scan_boxes(rank, &window, &mut out);
+                }
+            }
+            None => out.extend(
+                self.level_trees()[level.depth()]
+                    .locate_in_envelope_intersecting(&window)
+                    .map(|e| e.data),
+            ),
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.retain(|&i| self.grid_shape(i).intersects_rect(bbox));
+        out
+    }
+
+    /// [`Spatial::grids_in_bbox`] by the level's R-tree (the reference, for tests).
+    pub fn grids_in_bbox_by_rtree(&self, level: GridLevel, bbox: Rect<f64>) -> Vec<u32> {
+        let window = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
+        let mut out: Vec<u32> = self.level_trees()[level.depth()]
             .locate_in_envelope_intersecting(&window)
             .map(|e| e.data)
             .filter(|&i| self.grid_shape(i).intersects_rect(bbox))
             .collect();
         out.sort_unstable();
         out
+    }
+
+    /// The R-trees of the levels, built on first use when the cell index answers lookups.
+    fn level_trees(&self) -> &[Tree; 3] {
+        self.level_trees
+            .get_or_init(|| level_trees_of(&self.grids, &self.boxes))
+    }
+
+    /// Pushes onto `out` every grid of the cell ranks `ranks` (a bit set) whose box meets
+    /// `window` (closed): what the levels' R-trees give, by one pass over the boxes.
+    fn scan_boxes(&self, ranks: u32, window: &AABB<[f64; 2]>, out: &mut Vec<u32>) {
+        let (lo, hi) = (window.lower(), window.upper());
+        for (i, (g, b)) in self.grids.iter().zip(&self.boxes).enumerate() {
+            if ranks >> level_rank(g.level) & 1 == 1
+                && b.min().x <= hi[0]
+                && b.min().y <= hi[1]
+                && b.max().x >= lo[0]
+                && b.max().y >= lo[1]
+            {
+                out.push(i as u32);
+            }
+        }
     }
 }
 

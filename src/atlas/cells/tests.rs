@@ -433,6 +433,29 @@ proptest! {
             pts.extend(spatial.footprint(i as u32).to_multi_polygon().iter().flat_map(|p| p.exterior().0.iter()).map(|c| (c.x, c.y)));
             pts.push((b.anchor.x, b.anchor.y));
         }
+        // Layers' boxes (by the cells, or a pass over the boxes when wide) against the trees:
+        // boxes between pairs of points, degenerate ones (a point, a line) included.
+        // The whole extent spans every cell: more than the cells are asked for, so a pass over
+        // the boxes answers it.
+        let extent = [(xs.first(), ys.first()), (xs.last(), ys.last())].map(|(x, y)| {
+            (x.copied().unwrap_or(0.0), y.copied().unwrap_or(0.0))
+        });
+        for pair in pts.windows(2).chain(std::iter::once(&extent[..])) {
+            let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+            for bbox in [
+                Rect::new(coord! {x: x0, y: y0}, coord! {x: x1, y: y1}),
+                Rect::new(coord! {x: x0, y: y0}, coord! {x: x0, y: y0}),
+                Rect::new(coord! {x: x0, y: y0}, coord! {x: x1, y: y0}),
+            ] {
+                for level in GridLevel::ALL {
+                    prop_assert_eq!(
+                        spatial.grids_in_bbox(level, bbox),
+                        spatial.grids_in_bbox_by_rtree(level, bbox),
+                        "{:?} grids in {:?}", level, bbox
+                    );
+                }
+            }
+        }
         for (x, y) in pts {
             let hit = spatial.locate_by_rtree(x, y);
             prop_assert_eq!(spatial.locate(x, y), hit, "locate at ({}, {})", x, y);
