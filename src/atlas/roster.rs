@@ -9,17 +9,31 @@ use crate::store::Attributes;
 
 use super::spatial::{GridCodes, Spatial};
 use super::tables::{KeyIndex, keys_of};
+use super::texts::TextRows;
 
 pub struct Roster {
     /// Sorted by id.
     people: People,
     /// Per grid index: the person index holding [bac_convener, party_worker].
-    leaders: Vec<[Option<u32>; 2]>,
+    leaders: Vec<[Slot; 2]>,
     teams: Vec<ServiceTeam>,
     /// Per grid index: the team assigned to that grid itself (first by team id when several).
-    team_of_grid: Vec<Option<u32>>,
+    team_of_grid: Vec<Slot>,
     /// Assignments that name a grid or person the spatial half does not know (shown in /readyz).
     pub dangling: Vec<String>,
+}
+
+/// A position in the people or the teams, or none: four bytes where an `Option<u32>` takes
+/// eight, for each of a city's million grids. No table reaches `u32::MAX` rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot(u32);
+
+impl Slot {
+    const EMPTY: Slot = Slot(u32::MAX);
+
+    fn get(self) -> Option<u32> {
+        (self != Slot::EMPTY).then_some(self.0)
+    }
 }
 
 fn role_slot(role: LeaderRole) -> usize {
@@ -47,13 +61,13 @@ impl Roster {
         let mut people_by_id = person_by_id.cursor(keys_of(&people, |p| p.id.as_str()));
         let mut grids_by_code = grids.cursor();
         let mut dangling = Vec::new();
-        let mut leader_slots = vec![[None, None]; grid_count];
+        let mut leader_slots = vec![[Slot::EMPTY; 2]; grid_count];
         for a in &leaders {
             match (
                 grids_by_code.index(&a.grid_code),
                 people_by_id.get(&a.person_id),
             ) {
-                (Some(g), Some(p)) => leader_slots[g as usize][role_slot(a.role)] = Some(p),
+                (Some(g), Some(p)) => leader_slots[g as usize][role_slot(a.role)] = Slot(p),
                 _ => dangling.push(format!(
                     "leader {} of grid {} names an unknown grid or person",
                     a.role.as_str(),
@@ -62,12 +76,15 @@ impl Roster {
             }
         }
         teams.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut team_of_grid = vec![None; grid_count];
+        let mut team_of_grid = vec![Slot::EMPTY; grid_count];
         for (t, team) in teams.iter().enumerate() {
             for code in &team.grid_codes {
                 match grids_by_code.index(code) {
                     Some(g) => {
-                        team_of_grid[g as usize].get_or_insert(t as u32);
+                        let slot = &mut team_of_grid[g as usize];
+                        if *slot == Slot::EMPTY {
+                            *slot = Slot(t as u32);
+                        }
                     }
                     None => dangling.push(format!(
                         "service team {} is assigned to unknown grid {code}",
@@ -94,7 +111,9 @@ impl Roster {
         let mut leaders = Vec::new();
         for (g, slots) in self.leaders.iter().enumerate() {
             for role in LeaderRole::ALL {
-                let Some(person) = slots[role_slot(role)].and_then(|p| self.people.get(p as usize))
+                let Some(person) = slots[role_slot(role)]
+                    .get()
+                    .and_then(|p| self.people.get(p as usize))
                 else {
                     continue;
                 };
@@ -117,13 +136,13 @@ impl Roster {
 
     /// The person holding `role` in the grid itself (no fallback).
     pub fn leader(&self, grid: u32, role: LeaderRole) -> Option<PersonRef<'_>> {
-        let slot = self.leaders.get(grid as usize)?[role_slot(role)]?;
+        let slot = self.leaders.get(grid as usize)?[role_slot(role)].get()?;
         self.people.get(slot as usize)
     }
 
     /// The team assigned to the grid itself (no fallback).
     pub fn team(&self, grid: u32) -> Option<&ServiceTeam> {
-        let t = (*self.team_of_grid.get(grid as usize)?)?;
+        let t = self.team_of_grid.get(grid as usize)?.get()?;
         self.teams.get(t as usize)
     }
 
@@ -163,18 +182,16 @@ impl PersonRef<'_> {
     }
 }
 
-/// People in one text buffer: a city has millions of leaders, and four strings of their own
-/// each (id, name, phone, email) cost more in headers and allocations than in text.
-struct People {
-    text: String,
-    /// Per person: where its id, name, phone and email end in `text` (each starts where the
-    /// one before ends), the phone's and email's with [`KNOWN`] set when they are known. One
-    /// read gives a person's whole row: a full answer reads half a dozen people.
-    ends: Vec<[usize; 4]>,
-}
+/// People in one text buffer ([`TextRows`]): a city has millions of leaders, and four strings
+/// of their own each (id, name, phone, email) would cost more in headers and allocations than
+/// in text.
+struct People(TextRows);
 
-/// Flag on a phone's or email's end: the detail is known (an empty one may be).
-const KNOWN: usize = 1 << (usize::BITS - 1);
+/// Positions of a person's strings in their row.
+const PERSON_ID: usize = 0;
+const PERSON_NAME: usize = 1;
+const PERSON_PHONE: usize = 2;
+const PERSON_EMAIL: usize = 3;
 
 impl People {
     fn from_sorted(people: Vec<Person>) -> People {
@@ -187,50 +204,32 @@ impl People {
                     + p.contact.email.as_ref().map_or(0, String::len)
             })
             .sum();
-        let mut table = People {
-            text: String::with_capacity(bytes),
-            ends: Vec::with_capacity(people.len()),
-        };
+        let mut table = TextRows::with_capacity(people.len(), 4 * people.len(), bytes);
         for p in &people {
-            let mut ends = [0; 4];
-            for (k, field) in [
-                Some(&p.id),
+            table.push([
+                Some(p.id.as_str()),
                 Some(&p.name),
-                p.contact.phone.as_ref(),
-                p.contact.email.as_ref(),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                table.text.push_str(field.map_or("", String::as_str));
-                ends[k] = table.text.len() | if field.is_some() { KNOWN } else { 0 };
-            }
-            table.ends.push(ends);
+                p.contact.phone.as_deref(),
+                p.contact.email.as_deref(),
+            ]);
         }
-        table
+        People(table)
     }
 
     fn len(&self) -> usize {
-        self.ends.len()
+        self.0.len()
     }
 
     fn get(&self, i: usize) -> Option<PersonRef<'_>> {
-        let ends = self.ends.get(i)?;
-        let start = if i == 0 {
-            0
-        } else {
-            self.ends[i - 1][3] & !KNOWN
-        };
-        let field = |k: usize| {
-            let from = if k == 0 { start } else { ends[k - 1] & !KNOWN };
-            self.text.get(from..ends[k] & !KNOWN).unwrap_or("")
-        };
-        let known = |k: usize| ends[k] & KNOWN != 0;
+        if i >= self.len() {
+            return None;
+        }
+        let row = self.0.row(i);
         Some(PersonRef {
-            id: field(0),
-            name: field(1),
-            phone: known(2).then(|| field(2)),
-            email: known(3).then(|| field(3)),
+            id: row.text(PERSON_ID),
+            name: row.text(PERSON_NAME),
+            phone: row.get(PERSON_PHONE),
+            email: row.get(PERSON_EMAIL),
         })
     }
 

@@ -6,46 +6,64 @@
 
 /// Rows of optional strings in one buffer. A row is a run of strings; the caller decides what
 /// each position means (a grid's code, name and English name, say).
+///
+/// A row holds at most 2 GiB of text (no stored record comes near): a string that would end
+/// beyond that is cut to fit, at a character boundary.
 #[derive(Debug, Clone, Default)]
 pub struct TextRows {
     text: String,
-    /// Per string: where it ends in `text` (it starts where the one before ends), with
-    /// [`PRESENT`] set unless the string is absent (`None`, told apart from `Some("")`).
-    ends: Vec<usize>,
-    /// Per row: the index of its first string in `ends`; then one more, the end of the last.
-    rows: Vec<usize>,
+    /// Per string: where it ends, counted from the start of its row's text (it starts where
+    /// the one before ends), with [`PRESENT`] set unless the string is absent (`None`, told
+    /// apart from `Some("")`). Four bytes a string instead of eight.
+    ends: Vec<u32>,
+    /// Per row: where its text starts in `text`; then one more, the end of the last row.
+    text_starts: Vec<usize>,
+    /// Per row: its first string in `ends`; then one more.
+    string_starts: Vec<u32>,
 }
 
 /// Flag on an end: the string is present.
-const PRESENT: usize = 1 << (usize::BITS - 1);
+const PRESENT: u32 = 1 << 31;
+/// The most text a row holds, in bytes.
+const ROW_TEXT_MAX: usize = (PRESENT - 1) as usize;
 
 impl TextRows {
     /// An empty table with room for about `rows` rows of `strings` strings and `bytes` of text.
     pub fn with_capacity(rows: usize, strings: usize, bytes: usize) -> TextRows {
-        let mut row_starts = Vec::with_capacity(rows + 1);
-        row_starts.push(0);
-        TextRows {
+        let mut table = TextRows {
             text: String::with_capacity(bytes),
             ends: Vec::with_capacity(strings),
-            rows: row_starts,
-        }
+            text_starts: Vec::with_capacity(rows + 1),
+            string_starts: Vec::with_capacity(rows + 1),
+        };
+        table.text_starts.push(0);
+        table.string_starts.push(0);
+        table
     }
 
     /// Appends a row; its index is the number of rows before it.
     pub fn push<'s>(&mut self, strings: impl IntoIterator<Item = Option<&'s str>>) {
-        if self.rows.is_empty() {
-            self.rows.push(0);
+        if self.text_starts.is_empty() {
+            self.text_starts.push(self.text.len());
+            self.string_starts.push(0);
         }
+        let row_start = self.text.len();
         for s in strings {
+            let room = ROW_TEXT_MAX - (self.text.len() - row_start);
+            let s = s.map(|s| cut(s, room));
             self.text.push_str(s.unwrap_or(""));
-            self.ends
-                .push(self.text.len() | if s.is_some() { PRESENT } else { 0 });
+            // At most ROW_TEXT_MAX: fits the 31 bits below the flag.
+            let end = (self.text.len() - row_start) as u32;
+            self.ends.push(end | if s.is_some() { PRESENT } else { 0 });
         }
-        self.rows.push(self.ends.len());
+        self.text_starts.push(self.text.len());
+        // More than four billion strings would take 16 GB of ends first.
+        self.string_starts
+            .push(u32::try_from(self.ends.len()).unwrap_or(u32::MAX));
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len().saturating_sub(1)
+        self.text_starts.len().saturating_sub(1)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -54,53 +72,59 @@ impl TextRows {
 
     /// Row `i`, or an empty row past the end.
     pub fn row(&self, i: usize) -> TextRow<'_> {
-        let (first, last) = match (self.rows.get(i), self.rows.get(i + 1)) {
-            (Some(&a), Some(&b)) => (a, b),
+        let strings = match (self.string_starts.get(i), self.string_starts.get(i + 1)) {
+            (Some(&a), Some(&b)) => (a as usize, b as usize),
             _ => (0, 0),
         };
-        TextRow {
-            rows: self,
-            first,
-            last,
-        }
-    }
-
-    /// Text bytes and table sizes on the heap.
-    pub fn heap_bytes(&self) -> usize {
-        self.text.capacity()
-            + self.ends.capacity() * size_of::<usize>()
-            + self.rows.capacity() * size_of::<usize>()
-    }
-
-    fn string(&self, k: usize) -> Option<&str> {
-        let end = *self.ends.get(k)?;
-        if end & PRESENT == 0 {
-            return None;
-        }
-        let start = match k.checked_sub(1) {
-            Some(before) => self.ends[before] & !PRESENT,
-            None => 0,
+        let text = match (self.text_starts.get(i), self.text_starts.get(i + 1)) {
+            (Some(&a), Some(&b)) => self.text.get(a..b).unwrap_or(""),
+            _ => "",
         };
-        self.text.get(start..end & !PRESENT)
+        TextRow {
+            text,
+            ends: self.ends.get(strings.0..strings.1).unwrap_or(&[]),
+        }
     }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// String `k` of a row: `text` is the row's text, `ends` its strings' ends.
+fn string<'a>(text: &'a str, ends: &[u32], k: usize) -> Option<&'a str> {
+    let end = *ends.get(k)?;
+    if end & PRESENT == 0 {
+        return None;
+    }
+    let start = match k.checked_sub(1) {
+        Some(before) => ends[before] & !PRESENT,
+        None => 0,
+    };
+    text.get(start as usize..(end & !PRESENT) as usize)
 }
 
 /// One row of a [`TextRows`], borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct TextRow<'a> {
-    rows: &'a TextRows,
-    first: usize,
-    last: usize,
+    /// The row's text.
+    text: &'a str,
+    /// The row's strings' ends, relative to `text`.
+    ends: &'a [u32],
 }
 
 impl<'a> TextRow<'a> {
     /// The `k`-th string of the row; `None` when it is absent or past the row's end.
     pub fn get(&self, k: usize) -> Option<&'a str> {
-        let at = self.first + k;
-        if at >= self.last {
-            return None;
-        }
-        self.rows.string(at)
+        string(self.text, self.ends, k)
     }
 
     /// The `k`-th string, or "" when absent.
@@ -109,7 +133,7 @@ impl<'a> TextRow<'a> {
     }
 
     pub fn len(&self) -> usize {
-        self.last - self.first
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -119,10 +143,10 @@ impl<'a> TextRow<'a> {
     /// The strings from position `from` to `to` (exclusive, clamped to the row), absent ones
     /// read as "".
     pub fn range(&self, from: usize, to: usize) -> TextRange<'a> {
-        let first = (self.first + from).min(self.last);
-        let last = (self.first + to).clamp(first, self.last);
+        let first = from.min(self.len());
+        let last = to.clamp(first, self.len());
         TextRange {
-            rows: self.rows,
+            row: *self,
             first,
             last,
         }
@@ -133,7 +157,7 @@ impl<'a> TextRow<'a> {
 /// JSON array of strings.
 #[derive(Debug, Clone, Copy)]
 pub struct TextRange<'a> {
-    rows: &'a TextRows,
+    row: TextRow<'a>,
     first: usize,
     last: usize,
 }
@@ -152,8 +176,8 @@ impl<'a> TextRange<'a> {
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
-        let rows = self.rows;
-        (self.first..self.last).map(move |k| rows.string(k).unwrap_or(""))
+        let row = self.row;
+        (self.first..self.last).map(move |k| row.text(k))
     }
 
     pub fn to_vec(&self) -> Vec<String> {
@@ -196,6 +220,14 @@ mod tests {
         let past = table.row(rows.len());
         assert!(past.is_empty());
         assert_eq!(past.get(0), None);
+    }
+
+    #[test]
+    fn a_cut_keeps_whole_characters() {
+        assert_eq!(cut("南京西路", 12), "南京西路");
+        assert_eq!(cut("南京西路", 7), "南京");
+        assert_eq!(cut("南京西路", 2), "");
+        assert_eq!(cut("Plaza 66", 5), "Plaza");
     }
 
     #[test]
