@@ -112,7 +112,6 @@ struct LookupArgs {
 }
 
 fn main() -> ExitCode {
-    let small_pages = no_transparent_huge_pages();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -120,9 +119,6 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = small_pages {
-        tracing::debug!(error = %e, "transparent huge pages stay on");
-    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -198,24 +194,6 @@ async fn serve(database_url: &str, seed: Option<&Path>, args: ServeArgs) -> Resu
         .await
         .context("server failed")?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Turns transparent huge pages off for this process. A start-up first touches about 3 GB at
-/// city scale; with huge pages the kernel zeroes and often compacts 2 MB at a time, and on the
-/// 2-core machine that took 7 to 10 s of system time (start-up to ready 10.4-14.0 s, three
-/// runs) against about 3 s with 4 KB pages (8.8-9.3 s), which also left 40 MB less resident.
-#[cfg(target_os = "linux")]
-fn no_transparent_huge_pages() -> std::io::Result<()> {
-    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and sets a flag of this process.
-    match unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } {
-        0 => Ok(()),
-        _ => Err(std::io::Error::last_os_error()),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn no_transparent_huge_pages() -> std::io::Result<()> {
-    Ok(())
 }
 
 /// Returns mimalloc's free pages to the system (after a snapshot build dropped its input).
