@@ -9,7 +9,7 @@ use crate::store::Attributes;
 
 use super::spatial::{GridCodes, Spatial};
 use super::tables::{KeyIndex, keys_of};
-use super::texts::TextRows;
+use super::texts::TextTable;
 
 pub struct Roster {
     /// Sorted by id.
@@ -182,10 +182,10 @@ impl PersonRef<'_> {
     }
 }
 
-/// People in one text buffer ([`TextRows`]): a city has millions of leaders, and four strings
+/// People in one text buffer ([`TextTable`]): a city has millions of leaders, and four strings
 /// of their own each (id, name, phone, email) would cost more in headers and allocations than
 /// in text.
-struct People(TextRows);
+struct People(TextTable<4>);
 
 /// Positions of a person's strings in their row.
 const PERSON_ID: usize = 0;
@@ -204,7 +204,7 @@ impl People {
                     + p.contact.email.as_ref().map_or(0, String::len)
             })
             .sum();
-        let mut table = TextRows::with_capacity(people.len(), 4 * people.len(), bytes);
+        let mut table = TextTable::with_capacity(people.len(), bytes);
         for p in &people {
             table.push([
                 Some(p.id.as_str()),
@@ -226,10 +226,10 @@ impl People {
         }
         let row = self.0.row(i);
         Some(PersonRef {
-            id: row.text(PERSON_ID),
-            name: row.text(PERSON_NAME),
-            phone: row.get(PERSON_PHONE),
-            email: row.get(PERSON_EMAIL),
+            id: row[PERSON_ID].unwrap_or(""),
+            name: row[PERSON_NAME].unwrap_or(""),
+            phone: row[PERSON_PHONE],
+            email: row[PERSON_EMAIL],
         })
     }
 

@@ -17,7 +17,7 @@ use crate::model::{Building, Grid, GridLevel, Workload};
 
 use super::cells::{CellIndex, CellParams, CellStats, Feature};
 use super::tables::{Cursor, KeyIndex, Lists, keys_of};
-use super::texts::{TextRange, TextRow, TextRows};
+use super::texts::{TextRange, TextRows, TextTable};
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 type Tree = RTree<Entry, WideNodes>;
@@ -75,7 +75,7 @@ pub struct BuildingEntry {
     pub workload: Workload,
     /// Index of the grid the building belongs to.
     pub grid: Option<u32>,
-    /// How many of the strings of the building's text row are addresses.
+    /// How many of the strings of the building's row of lists are addresses.
     addresses: u32,
     /// A point inside the footprint, used as the building's location.
     pub anchor: Coord<f64>,
@@ -97,14 +97,12 @@ pub struct BuildingView<'a> {
     pub anchor: Coord<f64>,
 }
 
-/// Positions of a building's strings in its row of `Spatial::building_texts`; the addresses
-/// follow, then the aliases.
+/// Positions of a building's strings in its row of `Spatial::building_texts`.
 const BUILDING_ID: usize = 0;
 const BUILDING_NAME: usize = 1;
 const BUILDING_NAME_EN: usize = 2;
 /// The grid code as stored, kept only when it names no current grid (else `grid` says it).
 const BUILDING_GRID_CODE: usize = 3;
-const BUILDING_ADDRESSES: usize = 4;
 
 /// A grid and its ancestors, innermost first, held inline.
 #[derive(Debug, Clone, Copy)]
@@ -131,7 +129,7 @@ pub struct PointHit {
 pub struct Spatial {
     pub grids: Vec<GridEntry>,
     /// Per grid: its code, name and English name ([`GRID_CODE`] …).
-    grid_texts: TextRows,
+    grid_texts: TextTable<3>,
     /// The grids' geometries, by grid position.
     shapes: Shapes,
     /// The grids' bounding boxes, by grid position.
@@ -140,9 +138,10 @@ pub struct Spatial {
     /// A resolved parent's code is its grid's, not stored twice.
     unresolved_parents: Vec<(u32, String)>,
     pub buildings: Vec<BuildingEntry>,
-    /// Per building: its id, names, unresolved grid code, addresses and aliases
-    /// ([`BUILDING_ID`] …).
-    building_texts: TextRows,
+    /// Per building: its id, names and unresolved grid code ([`BUILDING_ID`] …).
+    building_texts: TextTable<4>,
+    /// Per building: its addresses, then its aliases.
+    building_lists: TextRows,
     /// The buildings' footprints, by building position.
     footprints: Shapes,
     grid_by_code: KeyIndex,
@@ -172,24 +171,33 @@ fn envelope(r: Rect<f64>, i: u32) -> Entry {
     )
 }
 
+/// What [`building_entries`] makes of the buildings.
+struct BuildingTables {
+    texts: TextTable<4>,
+    lists: TextRows,
+    footprints: Shapes,
+    entries: Vec<BuildingEntry>,
+}
+
 /// The buildings' texts and footprints in their flat stores, and what else each holds, with
 /// its grid and anchor from `located`.
 fn building_entries(
     buildings: &[Building],
     located: Vec<(Option<u32>, Coord<f64>)>,
-) -> (TextRows, Shapes, Vec<BuildingEntry>) {
-    let (mut strings, mut bytes) = (0, 0);
+) -> BuildingTables {
+    let (mut head_bytes, mut list_bytes, mut list_strings) = (0, 0, 0);
     for b in buildings {
-        strings += BUILDING_ADDRESSES + b.addresses.len() + b.aliases.len();
-        bytes += b.id.len() + b.name.len() + b.name_en.as_ref().map_or(0, String::len);
-        bytes += b
+        head_bytes += b.id.len() + b.name.len() + b.name_en.as_ref().map_or(0, String::len);
+        list_strings += b.addresses.len() + b.aliases.len();
+        list_bytes += b
             .addresses
             .iter()
             .chain(&b.aliases)
             .map(String::len)
             .sum::<usize>();
     }
-    let mut texts = TextRows::with_capacity(buildings.len(), strings, bytes);
+    let mut texts = TextTable::with_capacity(buildings.len(), head_bytes);
+    let mut lists = TextRows::with_capacity(buildings.len(), list_strings, list_bytes);
     let mut footprints = Shapes::with_capacity(
         buildings.len(),
         coordinate_count(buildings.iter().map(|b| &b.footprint)),
@@ -201,18 +209,18 @@ fn building_entries(
             footprints.push(&b.footprint);
             // The grid code is kept only when it names no grid: else the grid's own says it.
             let unresolved = b.grid_code.as_deref().filter(|_| grid.is_none());
-            let head = [
+            texts.push([
                 Some(b.id.as_str()),
                 Some(b.name.as_str()),
                 b.name_en.as_deref(),
                 unresolved,
-            ];
-            let lists = b
-                .addresses
-                .iter()
-                .chain(&b.aliases)
-                .map(|s| Some(s.as_str()));
-            texts.push(head.into_iter().chain(lists));
+            ]);
+            lists.push(
+                b.addresses
+                    .iter()
+                    .chain(&b.aliases)
+                    .map(|s| Some(s.as_str())),
+            );
             BuildingEntry {
                 workload: b.workload,
                 grid,
@@ -221,7 +229,12 @@ fn building_entries(
             }
         })
         .collect();
-    (texts, footprints, entries)
+    BuildingTables {
+        texts,
+        lists,
+        footprints,
+        entries,
+    }
 }
 
 /// One R-tree of grid boxes per level, outermost first (grid positions as data).
@@ -413,7 +426,7 @@ fn cell_index(
 /// [`Spatial`]), with each building's grid and anchor and the result of `alongside`.
 struct GridsAndTrees<R> {
     grids: Vec<GridEntry>,
-    grid_texts: TextRows,
+    grid_texts: TextTable<3>,
     shapes: Shapes,
     boxes: Vec<Rect<f64>>,
     unresolved_parents: Vec<(u32, String)>,
@@ -428,7 +441,7 @@ struct GridsAndTrees<R> {
 /// Grid positions by code, for what is built alongside the spatial half (the roster).
 #[derive(Clone, Copy)]
 pub struct GridCodes<'a> {
-    texts: &'a TextRows,
+    texts: &'a TextTable<3>,
     by_code: &'a KeyIndex,
 }
 
@@ -455,8 +468,11 @@ impl<'a> GridCodes<'a> {
 }
 
 /// String `k` of every row, as keys of a [`KeyIndex`].
-fn text_keys<'a>(texts: &'a TextRows, k: usize) -> impl Fn(u32) -> Option<&'a str> + Copy + 'a {
-    move |i| texts.row(i as usize).get(k)
+fn text_keys<'a, const N: usize>(
+    texts: &'a TextTable<N>,
+    k: usize,
+) -> impl Fn(u32) -> Option<&'a str> + Copy + 'a {
+    move |i| texts.get(i as usize, k)
 }
 
 /// Grid positions by code, each lookup starting next to the previous answer.
@@ -522,7 +538,12 @@ impl Spatial {
         let building_by_id =
             KeyIndex::build(buildings.len(), keys_of(&buildings, |b| b.id.as_str()));
         phase.mark("building_by_id");
-        let (building_texts, footprints, entries) = building_entries(&buildings, located);
+        let BuildingTables {
+            texts: building_texts,
+            lists: building_lists,
+            footprints,
+            entries,
+        } = building_entries(&buildings, located);
         drop(buildings);
         let buildings = entries;
         let children = Lists::group(
@@ -544,6 +565,7 @@ impl Spatial {
                 unresolved_parents,
                 buildings,
                 building_texts,
+                building_lists,
                 footprints,
                 grid_by_code,
                 children,
@@ -601,7 +623,7 @@ impl Spatial {
             .filter_map(|&i| grids.get(i as usize))
             .map(|g| g.code.len() + g.name.len() + g.name_en.as_ref().map_or(0, String::len))
             .sum();
-        let mut grid_texts = TextRows::with_capacity(order.len(), 3 * order.len(), text_bytes);
+        let mut grid_texts = TextTable::with_capacity(order.len(), text_bytes);
         let mut geometries = Vec::with_capacity(order.len());
         let mut boxes = Vec::with_capacity(order.len());
         let mut unresolved_parents = Vec::new();
@@ -703,9 +725,9 @@ impl Spatial {
         let e = &self.grids[i as usize];
         let texts = self.grid_texts.row(i as usize);
         GridView {
-            code: texts.text(GRID_CODE),
-            name: texts.text(GRID_NAME),
-            name_en: texts.get(GRID_NAME_EN),
+            code: texts[GRID_CODE].unwrap_or(""),
+            name: texts[GRID_NAME].unwrap_or(""),
+            name_en: texts[GRID_NAME_EN],
             level: e.level,
             parent: e.parent,
             valid_from: e.valid_from,
@@ -741,8 +763,7 @@ impl Spatial {
                 Some(g) => Some(self.grid(g).code.to_string()),
                 None => self
                     .building_texts
-                    .row(i as usize)
-                    .get(BUILDING_GRID_CODE)
+                    .get(i as usize, BUILDING_GRID_CODE)
                     .map(str::to_string),
             },
             footprint: self.footprint(i).to_multi_polygon(),
@@ -788,14 +809,15 @@ impl Spatial {
     /// Building `i`, or `None` past the end.
     pub fn get_building(&self, i: u32) -> Option<BuildingView<'_>> {
         let e = self.buildings.get(i as usize)?;
-        let texts: TextRow<'_> = self.building_texts.row(i as usize);
-        let aliases_from = BUILDING_ADDRESSES + e.addresses as usize;
+        let texts = self.building_texts.row(i as usize);
+        let lists = self.building_lists.row(i as usize);
+        let addresses = e.addresses as usize;
         Some(BuildingView {
-            id: texts.text(BUILDING_ID),
-            name: texts.text(BUILDING_NAME),
-            name_en: texts.get(BUILDING_NAME_EN),
-            addresses: texts.range(BUILDING_ADDRESSES, aliases_from),
-            aliases: texts.range(aliases_from, texts.len()),
+            id: texts[BUILDING_ID].unwrap_or(""),
+            name: texts[BUILDING_NAME].unwrap_or(""),
+            name_en: texts[BUILDING_NAME_EN],
+            addresses: lists.range(0, addresses),
+            aliases: lists.range(addresses, lists.len()),
             workload: e.workload,
             grid: e.grid,
             anchor: e.anchor,
@@ -1231,9 +1253,7 @@ mod tests {
         assert_eq!(parent("N1-G9-B1"), Some("N1-G9"), "a parent naming no grid");
         let b1 = s.building_index("b1").expect("b1");
         assert_eq!(
-            s.building_texts
-                .row(b1 as usize)
-                .get(super::BUILDING_GRID_CODE),
+            s.building_texts.get(b1 as usize, super::BUILDING_GRID_CODE),
             None,
             "held once, by the grid"
         );
