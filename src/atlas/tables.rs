@@ -15,7 +15,7 @@ fn hash_str(key: &str) -> u64 {
 
 /// Positions `0..n` by a string key read from the elements themselves through `key(i)` (a
 /// map from code to position would copy every code; the keys may live in a slice of structs or
-/// in a [`super::texts::TextRows`]). When several elements share a key, the last one is found,
+/// in a [`super::texts::TextTable`]). When several elements share a key, the last one is found,
 /// as with a map filled in order. `key(i)` is `None` only past the end.
 ///
 /// The hash is not keyed: keys come from the store, and a request only probes the table.
