@@ -563,6 +563,17 @@ async fn a_large_batch_keeps_the_order_of_its_items() {
     }
 }
 
+/// A batch body sent as written (JSON the test cannot build as a `Value`).
+async fn post_batch_text(app: &App, body: String) -> Reply {
+    app.request(
+        axum::http::Method::POST,
+        "/v1/lookup/batch",
+        &[("content-type", "application/json")],
+        Some(body.into_bytes()),
+    )
+    .await
+}
+
 /// A number the JSON reader cannot hold fails its own item, not the batch around it.
 #[tokio::test]
 async fn an_unreadable_number_fails_only_its_item() {
@@ -571,14 +582,7 @@ async fn an_unreadable_number_fails_only_its_item() {
     let body = format!(
         r#"{{"items": [{{"lon": 1e400, "lat": 31.2}}, {{"lon": {lon}, "lat": {lat}}}, {{"lon": 121.45, "lat": -1e999}}]}}"#
     );
-    let r = app
-        .request(
-            axum::http::Method::POST,
-            "/v1/lookup/batch",
-            &[("content-type", "application/json")],
-            Some(body.into_bytes()),
-        )
-        .await;
+    let r = post_batch_text(&app, body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let results = r.json()["results"].as_array().unwrap().clone();
     let statuses: Vec<u64> = results
@@ -645,14 +649,7 @@ async fn batch_limits_and_malformed_bodies() {
     r.problem(400);
     // a body over the 8 MiB limit is refused before it is parsed
     let huge = format!("{{\"items\": [\"{}\"]}}", "x".repeat(9 * 1024 * 1024));
-    let r = app
-        .request(
-            axum::http::Method::POST,
-            "/v1/lookup/batch",
-            &[("content-type", "application/json")],
-            Some(huge.into_bytes()),
-        )
-        .await;
+    let r = post_batch_text(&app, huge).await;
     r.problem(413);
     let r = app
         .post_json("/v1/lookup/batch", &json!({"items": []}), None)

@@ -78,7 +78,7 @@ pub fn detail(snapshot: &Snapshot, i: u32, vis: Visibility) -> GridDetail<'_> {
         children: spatial
             .children(i)
             .iter()
-            .map(|&c| spatial.grid(c).code.to_string())
+            .map(|&c| spatial.grid_code(c).to_string())
             .collect(),
         buildings: spatial
             .buildings_of(i)
@@ -147,7 +147,7 @@ pub async fn list_grids(
     };
     let grids = candidates
         .into_iter()
-        .filter(|&i| level.is_none_or(|l| snapshot.spatial.grid(i).level == l))
+        .filter(|&i| level.is_none_or(|l| snapshot.spatial.grids[i as usize].level == l))
         .map(|i| summary(&snapshot, i))
         .collect();
     Ok(Json(GridList { grids }))

@@ -263,7 +263,7 @@ impl Snapshot {
         let bac = self.leader_with_fallback(chain, LeaderRole::BacConvener, vis);
         let party = self.leader_with_fallback(chain, LeaderRole::PartyWorker, vis);
         Leaders {
-            grid_code: chain.first().map_or("", |&g| self.spatial.grid(g).code),
+            grid_code: chain.first().map_or("", |&g| self.spatial.grid_code(g)),
             inherited: [&bac, &party]
                 .iter()
                 .any(|l| l.as_ref().is_some_and(|l| l.inherited)),
@@ -281,7 +281,7 @@ impl Snapshot {
     ) -> LeaderRef<'a> {
         LeaderRef {
             name: person.name,
-            grid_code: self.spatial.grid(grid).code,
+            grid_code: self.spatial.grid_code(grid),
             inherited,
             phone: visible(vis, person.phone),
             email: visible(vis, person.email),
@@ -306,7 +306,7 @@ impl Snapshot {
         chain.iter().enumerate().find_map(|(depth, &g)| {
             self.roster
                 .team(g)
-                .map(|t| team_ref(t, self.spatial.grid(g).code, depth > 0, vis))
+                .map(|t| team_ref(t, self.spatial.grid_code(g), depth > 0, vis))
         })
     }
 
@@ -346,13 +346,10 @@ impl Snapshot {
         let nearby = candidates
             .into_iter()
             .take(MAX_NEARBY)
-            .map(|(g, d)| {
-                let e = self.spatial.grid(g);
-                NearbyGrid {
-                    code: e.code,
-                    level: e.level,
-                    distance_m: round_cm(d),
-                }
+            .map(|(g, d)| NearbyGrid {
+                code: self.spatial.grid_code(g),
+                level: self.spatial.grids[g as usize].level,
+                distance_m: round_cm(d),
             })
             .collect();
         Border {

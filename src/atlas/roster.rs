@@ -118,7 +118,7 @@ impl Roster {
                     continue;
                 };
                 leaders.push(LeaderAssignment {
-                    grid_code: spatial.grid(g as u32).code.to_string(),
+                    grid_code: spatial.grid_code(g as u32).to_string(),
                     role,
                     person_id: person.id.to_string(),
                 });

@@ -734,6 +734,11 @@ impl Spatial {
         }
     }
 
+    /// The code of grid `i` alone (an answer names many grids by code only).
+    pub fn grid_code(&self, i: u32) -> &str {
+        self.grid_texts.text(i as usize, GRID_CODE)
+    }
+
     /// The geometry of grid `i`, as stored for lookups.
     #[inline]
     pub fn grid_shape(&self, i: u32) -> Shape<'_> {
@@ -760,7 +765,7 @@ impl Spatial {
             aliases: b.aliases.to_vec(),
             addresses: b.addresses.to_vec(),
             grid_code: match b.grid {
-                Some(g) => Some(self.grid(g).code.to_string()),
+                Some(g) => Some(self.grid_code(g).to_string()),
                 None => self
                     .building_texts
                     .get(i as usize, BUILDING_GRID_CODE)
@@ -774,7 +779,7 @@ impl Spatial {
     /// The code of grid `i`'s parent, as stored (also when it names no current grid).
     pub fn parent_code(&self, i: u32) -> Option<&str> {
         match self.grid(i).parent {
-            Some(p) => Some(self.grid(p).code),
+            Some(p) => Some(self.grid_code(p)),
             None => self
                 .unresolved_parents
                 .binary_search_by_key(&i, |&(g, _)| g)

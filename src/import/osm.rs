@@ -216,5 +216,5 @@ fn covering_grid(spatial: &Spatial, b: &Building) -> Option<String> {
         .chain(hit.grid)
         .iter()
         .find(|&&g| spatial.grid_geometry(g).relate(&b.footprint).is_covers())
-        .map(|&g| spatial.grid(g).code.to_string())
+        .map(|&g| spatial.grid_code(g).to_string())
 }
