@@ -24,6 +24,22 @@ pub fn release() {
     }
 }
 
+/// Asks the CPU to start loading the cache line holding `p`, without waiting for it: an
+/// answer at city scale reads a few dozen scattered lines (rows, texts, people), and asking
+/// for the next ones before the geometry work lets their misses overlap with it. A hint only:
+/// it never faults, whatever `p` points to, and does nothing off x86-64.
+#[inline(always)]
+pub fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 is a hint: it reads no value into the program, never faults (not even
+    // on an invalid address) and needs only SSE, which every x86-64 CPU has.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};

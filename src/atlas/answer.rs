@@ -210,6 +210,19 @@ impl Snapshot {
         vis: Visibility,
     ) -> Answer<'_> {
         let chain = self.spatial.chain(grid);
+        // The rows, texts and people an answer reads lie scattered over a city's gigabyte:
+        // each level of them is asked for ahead, while the border work runs.
+        self.spatial.prefetch_rows(&chain, building);
+        self.roster.prefetch_slots(&chain);
+        let distance_m = if on_border {
+            0.0
+        } else {
+            self.spatial.border_distance_m(grid, lon, lat)
+        };
+        self.spatial.prefetch_texts(&chain, building);
+        self.roster.prefetch_people(&chain);
+        let border = self.border(lon, lat, on_border, distance_m, &chain, tolerance_m);
+        self.roster.prefetch_people_texts(&chain);
         let grids = chain
             .iter()
             .rev()
@@ -245,7 +258,7 @@ impl Snapshot {
                 .iter()
                 .map(|&g| self.escalation_step(g, vis))
                 .collect(),
-            border: self.border(lon, lat, grid, on_border, &chain, tolerance_m),
+            border,
         }
     }
 
@@ -330,16 +343,11 @@ impl Snapshot {
         &self,
         lon: f64,
         lat: f64,
-        grid: u32,
         on_border: bool,
+        distance_m: f64,
         chain: &[u32],
         tolerance_m: f64,
     ) -> Border<'_> {
-        let distance_m = if on_border {
-            0.0
-        } else {
-            self.spatial.border_distance_m(grid, lon, lat)
-        };
         let candidates = self
             .spatial
             .grids_near(lon, lat, tolerance_m, chain, distance_m);

@@ -175,6 +175,16 @@ impl CellIndex {
         self.cell(fy as usize * self.nx + fx as usize)
     }
 
+    /// Starts loading the offsets of the cells from column `col` on, in each of `rows`: the
+    /// rows of a window lie a row's length apart, each a cache miss of its own.
+    fn prefetch_offsets(&self, rows: std::ops::RangeInclusive<usize>, col: usize) {
+        for row in rows {
+            if let Some(o) = self.offsets.get(row * self.nx + col..) {
+                crate::memory::prefetch(o.as_ptr());
+            }
+        }
+    }
+
     #[inline]
     fn cell(&self, c: usize) -> &[u32] {
         match self.offsets.get(c..c + 2) {
@@ -213,6 +223,7 @@ impl CellIndex {
         }
         // A cell's entries are in rank order: stop at the first rank past the last one asked.
         let last = u32::BITS - 1 - ranks.leading_zeros().min(u32::BITS - 1);
+        self.prefetch_offsets(r0..=r1, c0);
         for row in r0..=r1 {
             for col in c0..=c1 {
                 for &e in self.cell(row * self.nx + col) {
@@ -251,6 +262,7 @@ impl CellIndex {
             return false;
         }
         let want = rank << RANK_SHIFT | INTERIOR | index;
+        self.prefetch_offsets(r0..=r1, c0);
         (r0..=r1).all(|row| {
             (c0..=c1).all(|col| {
                 let cell = self.cell(row * self.nx + col);

@@ -134,6 +134,49 @@ impl Roster {
         }
     }
 
+    /// Starts loading these grids' leader and team slots (see [`crate::memory::prefetch`]).
+    pub fn prefetch_slots(&self, grids: &[u32]) {
+        for &g in grids {
+            if let Some(slots) = self.leaders.get(g as usize..) {
+                crate::memory::prefetch(slots.as_ptr());
+            }
+            if let Some(team) = self.team_of_grid.get(g as usize..) {
+                crate::memory::prefetch(team.as_ptr());
+            }
+        }
+    }
+
+    /// Starts loading the rows of these grids' leaders and their teams; reads the slots.
+    pub fn prefetch_people(&self, grids: &[u32]) {
+        for &g in grids {
+            for p in self.leader_positions(g) {
+                self.people.0.prefetch_row(p);
+            }
+            if let Some(team) = self.team(g) {
+                crate::memory::prefetch(team);
+            }
+        }
+    }
+
+    /// Starts loading the texts of these grids' leaders and their teams' members; reads their
+    /// rows and teams.
+    pub fn prefetch_people_texts(&self, grids: &[u32]) {
+        for &g in grids {
+            for p in self.leader_positions(g) {
+                self.people.0.prefetch_text(p);
+            }
+            if let Some(team) = self.team(g) {
+                crate::memory::prefetch(team.members.as_ptr());
+            }
+        }
+    }
+
+    /// Where the people holding the grid's roles are in the people table.
+    fn leader_positions(&self, grid: u32) -> impl Iterator<Item = usize> + '_ {
+        let slots = self.leaders.get(grid as usize).into_iter().flatten();
+        slots.filter_map(|s| s.get()).map(|p| p as usize)
+    }
+
     /// The person holding `role` in the grid itself (no fallback).
     pub fn leader(&self, grid: u32, role: LeaderRole) -> Option<PersonRef<'_>> {
         let slot = self.leaders.get(grid as usize)?[role_slot(role)].get()?;

@@ -805,6 +805,29 @@ impl Spatial {
         })
     }
 
+    /// Starts loading the rows an answer reads for these grids and this building (see
+    /// [`crate::memory::prefetch`]); [`Spatial::prefetch_texts`] follows once they are in.
+    pub fn prefetch_rows(&self, grids: &[u32], building: Option<u32>) {
+        for &g in grids {
+            self.grid_texts.prefetch_row(g as usize);
+        }
+        if let Some(b) = building {
+            self.building_texts.prefetch_row(b as usize);
+            self.building_lists.prefetch_row(b as usize);
+        }
+    }
+
+    /// Starts loading the texts of these grids and this building.
+    pub fn prefetch_texts(&self, grids: &[u32], building: Option<u32>) {
+        for &g in grids {
+            self.grid_texts.prefetch_text(g as usize);
+        }
+        if let Some(b) = building {
+            self.building_texts.prefetch_text(b as usize);
+            self.building_lists.prefetch_text(b as usize);
+        }
+    }
+
     /// Building `i` (a position below `buildings.len()`).
     pub fn building(&self, i: u32) -> BuildingView<'_> {
         self.get_building(i)
@@ -1044,6 +1067,12 @@ impl Spatial {
         // of those near enough, with repeats. Filtering again is idempotent for the tree's.
         candidates.sort_unstable();
         candidates.dedup();
+        // Each candidate's box is a cache miss of its own at city scale: ask for all at once.
+        for &i in &candidates {
+            if let Some(b) = self.boxes.get(i as usize..) {
+                crate::memory::prefetch(b.as_ptr());
+            }
+        }
         let (lo, hi) = (window.lower(), window.upper());
         let mut out: Vec<(u32, f64)> = candidates
             .into_iter()

@@ -66,6 +66,20 @@ impl<const N: usize> TextTable<N> {
         self.get(i, k).unwrap_or("")
     }
 
+    /// Starts loading row `i`'s entry into the cache (see [`crate::memory::prefetch`]).
+    pub fn prefetch_row(&self, i: usize) {
+        if let Some(row) = self.rows.get(i..) {
+            crate::memory::prefetch(row.as_ptr());
+        }
+    }
+
+    /// Starts loading row `i`'s text into the cache; reads the row's entry.
+    pub fn prefetch_text(&self, i: usize) {
+        if let Some(row) = self.rows.get(i) {
+            crate::memory::prefetch(self.text.as_ptr().wrapping_add(row.start));
+        }
+    }
+
     /// Every string of row `i` (all `None` past the end), in one read of the row.
     pub fn row(&self, i: usize) -> [Option<&str>; N] {
         let Some(row) = self.rows.get(i) else {
@@ -148,6 +162,22 @@ impl TextRows {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Starts loading row `i`'s places in the tables into the cache.
+    pub fn prefetch_row(&self, i: usize) {
+        if i < self.len() {
+            crate::memory::prefetch(self.string_starts.as_ptr().wrapping_add(i));
+            crate::memory::prefetch(self.text_starts.as_ptr().wrapping_add(i));
+        }
+    }
+
+    /// Starts loading row `i`'s ends and text into the cache; reads its places.
+    pub fn prefetch_text(&self, i: usize) {
+        if let (Some(&s), Some(&t)) = (self.string_starts.get(i), self.text_starts.get(i)) {
+            crate::memory::prefetch(self.ends.as_ptr().wrapping_add(s as usize));
+            crate::memory::prefetch(self.text.as_ptr().wrapping_add(t));
+        }
     }
 
     /// Row `i`, or an empty row past the end.
@@ -300,6 +330,25 @@ mod tests {
         let past = table.row(rows.len());
         assert!(past.is_empty());
         assert_eq!(past.get(0), None);
+    }
+
+    /// Prefetching is a hint: any row, in range or far past the end, is safe to ask for and
+    /// changes nothing read afterwards.
+    #[test]
+    fn prefetching_any_row_changes_nothing() {
+        let mut rows = TextRows::default();
+        rows.push([Some("南京西路1266号"), None]);
+        let mut table = TextTable::<2>::default();
+        table.push([Some("B001"), None]);
+        for i in [0, 1, 2, usize::MAX - 1, usize::MAX] {
+            rows.prefetch_row(i);
+            rows.prefetch_text(i);
+            table.prefetch_row(i);
+            table.prefetch_text(i);
+        }
+        assert_eq!(rows.row(0).get(0), Some("南京西路1266号"));
+        assert_eq!(table.row(0), [Some("B001"), None]);
+        assert_eq!(table.row(1), [None, None]);
     }
 
     #[test]
