@@ -407,10 +407,11 @@ pub fn render_batch(
     let room = |n: usize| n.saturating_mul(BATCH_BYTES_PER_ITEM);
     let mut out = Vec::with_capacity(16 + room(items.len()));
     out.extend_from_slice(b"{\"results\":[");
-    let mut parts = items.chunks(chunk);
-    let first = parts.next().unwrap_or_default();
-    let rest: Vec<Result<Vec<u8>, Problem>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = parts
+    let mut chunks = items.chunks(chunk);
+    let first = chunks.next().unwrap_or_default();
+    // Part 0 is written into `out` itself and stands empty here.
+    let parts: Vec<Result<Vec<u8>, Problem>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = chunks
             .enumerate()
             .map(|(n, part)| {
                 scope.spawn(move || {
@@ -429,7 +430,7 @@ pub fn render_batch(
             .chain(rest)
             .collect()
     });
-    for (n, part) in rest.into_iter().enumerate() {
+    for (n, part) in parts.into_iter().enumerate() {
         let part = part?;
         if n > 0 && !part.is_empty() {
             out.push(b',');
