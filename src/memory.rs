@@ -1,4 +1,5 @@
-//! Handing freed memory back to the system once a snapshot is built.
+//! Memory beyond what Rust says: handing freed memory back to the system once a snapshot is
+//! built, and asking the CPU ahead for memory about to be read ([`prefetch`]).
 //!
 //! A build reads the whole atlas into plain data, builds the snapshot from it and drops it:
 //! at city scale about a gigabyte freed at once, on threads that then sit idle. The allocator
