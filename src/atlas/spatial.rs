@@ -252,6 +252,13 @@ fn level_trees_of(grids: &[GridEntry], boxes: &[Rect<f64>]) -> [Tree; 3] {
     })
 }
 
+/// Whether box `b` meets the closed `window` (what the R-trees' envelope query tests).
+#[inline]
+fn box_meets(b: &Rect<f64>, window: &AABB<[f64; 2]>) -> bool {
+    let (lo, hi) = (window.lower(), window.upper());
+    b.min().x <= hi[0] && b.min().y <= hi[1] && b.max().x >= lo[0] && b.max().y >= lo[1]
+}
+
 /// The R-tree of footprint boxes (positions in the building list as data).
 fn footprint_tree(boxes: &[Rect<f64>]) -> Tree {
     RTree::bulk_load_with_params(
@@ -1073,14 +1080,10 @@ impl Spatial {
                 crate::memory::prefetch(b.as_ptr());
             }
         }
-        let (lo, hi) = (window.lower(), window.upper());
         let mut out: Vec<(u32, f64)> = candidates
             .into_iter()
             .filter(|i| !chain.contains(i))
-            .filter(|&i| {
-                let b = self.boxes[i as usize];
-                b.min().x <= hi[0] && b.min().y <= hi[1] && b.max().x >= lo[0] && b.max().y >= lo[1]
-            })
+            .filter(|&i| box_meets(&self.boxes[i as usize], window))
             .filter_map(|i| {
                 let d = probe.distance_m(self.grid_shape(i).polygons());
                 (d <= tolerance_m).then_some((i, d))
@@ -1224,14 +1227,8 @@ impl Spatial {
     /// Pushes onto `out` every grid of the cell ranks `ranks` (a bit set) whose box meets
     /// `window` (closed): what the levels' R-trees give, by one pass over the boxes.
     fn scan_boxes(&self, ranks: u32, window: &AABB<[f64; 2]>, out: &mut Vec<u32>) {
-        let (lo, hi) = (window.lower(), window.upper());
         for (i, (g, b)) in self.grids.iter().zip(&self.boxes).enumerate() {
-            if ranks >> level_rank(g.level) & 1 == 1
-                && b.min().x <= hi[0]
-                && b.min().y <= hi[1]
-                && b.max().x >= lo[0]
-                && b.max().y >= lo[1]
-            {
+            if ranks >> level_rank(g.level) & 1 == 1 && box_meets(b, window) {
                 out.push(i as u32);
             }
         }
